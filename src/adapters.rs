@@ -1,0 +1,162 @@
+//! Which program to start as an adapter: a bundled adapter by name, or any executable by path.
+//!
+//! Bundled adapters are one file each under `adapters/<name>/`. They are found without configuration both in
+//! a checkout (the binary is somewhere under `target/`) and in an image (next to the binary, or under
+//! `/usr/local/lib/runtime-shim/adapters`); `SHIM_ADAPTERS_DIR` overrides the search.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// A bundled adapter: its name, the file in `adapters/<name>/`, the interpreter that runs it, the entry
+/// files it serves (for guessing the adapter from `APPWRITE_ENTRYPOINT_NAME` and for `dev`).
+pub struct Bundled {
+    pub name: &'static str,
+    pub file: &'static str,
+    pub interpreter: &'static str,
+    pub extensions: &'static [&'static str],
+}
+
+pub const BUNDLED: &[Bundled] = &[
+    Bundled {
+        name: "python",
+        file: "adapter.py",
+        interpreter: "python3",
+        extensions: &["py"],
+    },
+    Bundled {
+        name: "node",
+        file: "adapter.js",
+        interpreter: "node",
+        extensions: &["js", "mjs", "cjs"],
+    },
+];
+
+/// The command that starts one adapter process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// A short name for logs (`python`, or the executable's path).
+    pub name: String,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+pub fn bundled_names() -> Vec<&'static str> {
+    BUNDLED.iter().map(|b| b.name).collect()
+}
+
+/// The bundled adapter that serves files with this name's extension.
+pub fn for_entry_file(file: &str) -> Option<&'static str> {
+    let ext = Path::new(file).extension()?.to_str()?;
+    BUNDLED
+        .iter()
+        .find(|b| b.extensions.contains(&ext))
+        .map(|b| b.name)
+}
+
+/// Turns `SHIM_ADAPTER`'s value into a command. A value with a `/` is a path to an executable; anything
+/// else names a bundled adapter. `interpreter` replaces the bundled adapter's default interpreter.
+pub fn resolve(
+    value: &str,
+    interpreter: Option<&str>,
+    adapters_dir: Option<&str>,
+) -> Result<Launch, String> {
+    if value.contains('/') {
+        let path = PathBuf::from(value);
+        return if is_executable(&path) {
+            Ok(Launch {
+                name: value.to_string(),
+                program: path.into_os_string(),
+                args: vec![],
+            })
+        } else {
+            Err(format!("names {value:?}, which is not an executable file"))
+        };
+    }
+    let bundled = BUNDLED.iter().find(|b| b.name == value).ok_or_else(|| {
+        format!(
+            "names {value:?}, which is not a bundled adapter (bundled: {}); give a path to use \
+             another executable",
+            bundled_names().join(", ")
+        )
+    })?;
+    let searched = search_dirs(adapters_dir);
+    let file = searched
+        .iter()
+        .map(|dir| dir.join(bundled.name).join(bundled.file))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "names the bundled adapter {value:?}, but {}/{} was found in none of: {}",
+                bundled.name,
+                bundled.file,
+                searched
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    Ok(Launch {
+        name: bundled.name.to_string(),
+        program: interpreter.unwrap_or(bundled.interpreter).into(),
+        args: vec![file.into_os_string()],
+    })
+}
+
+/// Folders that may hold `adapters/<name>/`, most specific first.
+fn search_dirs(first: Option<&str>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = first.map(PathBuf::from).into_iter().collect();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        // Next to the binary (an image's /opt/runtime-shim/{runtime-shim,adapters}), then up the tree: a
+        // checkout's target/release, target/debug/deps or target/<triple>/release all sit below the repo.
+        for ancestor in exe_dir.ancestors().take(5) {
+            dirs.push(ancestor.join("adapters"));
+        }
+    }
+    dirs.push(PathBuf::from("/usr/local/lib/runtime-shim/adapters"));
+    dirs.push(PathBuf::from("/usr/lib/runtime-shim/adapters"));
+    dirs
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_files_pick_their_adapter() {
+        assert_eq!(for_entry_file("index.py"), Some("python"));
+        assert_eq!(for_entry_file("src/main.mjs"), Some("node"));
+        assert_eq!(for_entry_file("index.js"), Some("node"));
+        assert_eq!(for_entry_file("index.rb"), None);
+        assert_eq!(for_entry_file("Makefile"), None);
+    }
+
+    #[test]
+    fn paths_must_be_executable() {
+        assert!(resolve("/bin/sh", None, None).is_ok());
+        let plain = std::env::temp_dir().join(format!("shim-not-exec-{}", std::process::id()));
+        std::fs::write(&plain, "x").unwrap();
+        let err = resolve(plain.to_str().unwrap(), None, None).unwrap_err();
+        std::fs::remove_file(&plain).unwrap();
+        assert!(err.contains("not an executable"), "{err}");
+        let err = resolve("cobol", None, None).unwrap_err();
+        assert!(err.contains("python, node"), "{err}");
+    }
+
+    #[test]
+    fn bundled_adapters_are_found_from_the_checkout() {
+        let launch = resolve("python", Some("/usr/bin/python3"), None).unwrap();
+        assert_eq!(launch.program, OsString::from("/usr/bin/python3"));
+        assert!(Path::new(&launch.args[0]).ends_with("adapters/python/adapter.py"));
+    }
+}

@@ -1,0 +1,167 @@
+//! The command line: `serve` (the default), `dev <folder>`, `--help`, `--version`.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+pub const HELP: &str = "\
+runtime-shim — the web server inside a function-runtime container.
+
+Usage:
+  runtime-shim [serve] [--host IP] [--port N]
+      Serve the executor protocol on SHIM_HOST:SHIM_PORT (0.0.0.0:3000), handing each execution to a pool
+      of persistent adapter processes. Configured by environment variables (see below); --host and --port
+      override SHIM_HOST and SHIM_PORT.
+
+  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N]
+      Serve one function folder for local development, without Docker: the adapter is picked from the
+      entry file (index.py, index.js, …), the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random one, the
+      address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT say otherwise. Prints a curl line to try it.
+
+  runtime-shim --help | -h      This text.
+  runtime-shim --version | -V   The version.
+
+Environment (serve and dev):
+  APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve
+  APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
+  SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
+  SHIM_ADAPTER                   bundled adapter name (python, node) or path of an adapter executable
+                                 [guessed from the entry file]
+  SHIM_WORKERS                   adapter processes kept warm         [number of CPUs]
+  SHIM_QUEUE                     requests that may wait for a worker [64 per worker]
+  SHIM_DEFAULT_TIMEOUT           seconds, when a request gives none  [900]
+  SHIM_MAX_TIMEOUT               seconds, the cap on any timeout     [900]
+  SHIM_MAX_BODY                  request body limit in bytes         [20971520]
+  SHIM_MAX_REPLY                 adapter reply limit in bytes        [67108864]
+  SHIM_STARTUP_TIMEOUT           seconds an adapter has to say READY [10]
+  SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
+  SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
+  SHIM_CODE_PATH                 default code folder                 [/usr/code]
+  SHIM_INTERPRETER               interpreter for a bundled adapter   [python3, node]
+  SHIM_ADAPTERS_DIR              where bundled adapters live         [found next to the binary]
+  SHIM_LOG                       log filter: info, debug, warn,function=info … [info]
+  SHIM_LOG_FORMAT                pretty or json                      [pretty]
+
+Exit status: 0 after a clean shutdown, 1 when serving failed, 2 for a usage or configuration error.
+";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Serve(Listen),
+    Dev {
+        folder: PathBuf,
+        file: Option<String>,
+        listen: Listen,
+    },
+    Help,
+    Version,
+}
+
+/// `--host` / `--port` given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listen {
+    pub host: Option<IpAddr>,
+    pub port: Option<u16>,
+}
+
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut command: Option<String> = None;
+    let mut folder: Option<PathBuf> = None;
+    let mut file = None;
+    let mut listen = Listen::default();
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("host") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                listen.host = Some(
+                    v.string()
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("--host must be an IP address such as 127.0.0.1")?,
+                );
+            }
+            Long("port") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                listen.port = Some(
+                    v.string()
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("--port must be a port number from 0 to 65535")?,
+                );
+            }
+            Long("file") if command.as_deref() == Some("dev") => {
+                file = Some(
+                    parser
+                        .value()
+                        .map_err(|e| e.to_string())?
+                        .string()
+                        .map_err(|_| "--file must be UTF-8")?,
+                );
+            }
+            Value(v) if command.is_none() => {
+                let name = v.string().map_err(|_| "unknown command")?;
+                match name.as_str() {
+                    "serve" | "dev" => command = Some(name),
+                    "help" => return Ok(Command::Help),
+                    other => {
+                        return Err(format!(
+                            "unknown command {other:?}; try runtime-shim --help"
+                        ));
+                    }
+                }
+            }
+            Value(v) if command.as_deref() == Some("dev") && folder.is_none() => {
+                folder = Some(PathBuf::from(v));
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    match command.as_deref() {
+        None | Some("serve") => Ok(Command::Serve(listen)),
+        Some(_) => Ok(Command::Dev {
+            folder: folder.ok_or("dev needs a folder: runtime-shim dev <folder>")?,
+            file,
+            listen,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(p(&[]), Ok(Command::Serve(Listen::default())));
+        assert_eq!(p(&["--help"]), Ok(Command::Help));
+        assert_eq!(p(&["-V"]), Ok(Command::Version));
+        assert_eq!(
+            p(&["serve", "--port", "8080"]),
+            Ok(Command::Serve(Listen {
+                host: None,
+                port: Some(8080)
+            }))
+        );
+        assert_eq!(
+            p(&["dev", "examples/python", "--file", "main.py"]),
+            Ok(Command::Dev {
+                folder: "examples/python".into(),
+                file: Some("main.py".into()),
+                listen: Listen::default()
+            })
+        );
+        assert!(p(&["dev"]).unwrap_err().contains("needs a folder"));
+        assert!(p(&["launch"]).unwrap_err().contains("unknown command"));
+        assert!(p(&["--port", "x"]).unwrap_err().contains("--port"));
+        assert!(p(&["serve", "--file", "x"]).is_err());
+    }
+}

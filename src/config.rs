@@ -1,0 +1,496 @@
+//! Configuration: read once, from an environment given as a trait object, into typed values.
+//!
+//! The process environment is only one [`Env`]; tests pass a map. Nothing here mutates the process's own
+//! environment. A value that does not parse is an error naming the variable — never a silent fallback to
+//! the default.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::adapters::{self, Launch};
+
+/// Where configuration values come from.
+pub trait Env {
+    /// The value of `name`; `Err` carries the variable's name when the value is not UTF-8.
+    fn var(&self, name: &str) -> Result<Option<String>, ConfigError>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        match std::env::var_os(name) {
+            None => Ok(None),
+            Some(v) => v
+                .into_string()
+                .map(Some)
+                .map_err(|_| ConfigError::new(name, "is not valid UTF-8")),
+        }
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.get(name).cloned())
+    }
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The executor's key. Its `Debug` never shows the value, so it cannot reach a log by accident.
+#[derive(Clone)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Key(value.into())
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the shim needs to serve, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub key: Key,
+    pub host: IpAddr,
+    pub port: u16,
+    pub launch: Launch,
+    /// Default `path` of a request (`/usr/code`).
+    pub code_path: String,
+    /// Default `file` of a request (`APPWRITE_ENTRYPOINT_NAME`).
+    pub entrypoint: Option<String>,
+    pub workers: usize,
+    pub queue: usize,
+    pub default_timeout: Duration,
+    pub max_timeout: Duration,
+    pub max_body: usize,
+    pub max_reply: usize,
+    pub startup_timeout: Duration,
+    pub kill_grace: Duration,
+    pub shutdown_grace: Duration,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_PORT: u16 = 3000;
+pub const DEFAULT_CODE_PATH: &str = "/usr/code";
+pub const DEFAULT_TIMEOUT_SECS: f64 = 900.0;
+pub const DEFAULT_MAX_BODY: usize = 20 * 1024 * 1024;
+pub const DEFAULT_MAX_REPLY: usize = 64 * 1024 * 1024;
+/// Requests that may wait per worker when `SHIM_QUEUE` is unset.
+pub const QUEUE_PER_WORKER: usize = 64;
+
+/// Variables the adapters must never see: the key, and the shim's own settings.
+pub const KEY_VARS: [&str; 2] = ["APPWRITE_INTERNAL_RUNTIME_KEY", "INTERNAL_RUNTIME_KEY"];
+
+/// How the caller wants the key handled: `serve` requires one; `dev` makes one up when none is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    Required,
+    GenerateIfMissing,
+}
+
+/// Settings the `dev` command decides instead of the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub host: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub adapter: Option<String>,
+    pub code_path: Option<String>,
+    pub entrypoint: Option<String>,
+}
+
+impl Config {
+    /// Reads the whole configuration from `env`. The first bad value is the error.
+    pub fn from_env(
+        env: &dyn Env,
+        policy: KeyPolicy,
+        overrides: Overrides,
+    ) -> Result<Config, ConfigError> {
+        let key = match first_set(env, &KEY_VARS)? {
+            Some(k) => Key::new(k),
+            None if policy == KeyPolicy::GenerateIfMissing => Key::new(random_hex(16)),
+            None => {
+                return Err(ConfigError::new(
+                    "APPWRITE_INTERNAL_RUNTIME_KEY",
+                    "is not set (nor INTERNAL_RUNTIME_KEY): the shim refuses to serve without the \
+                     executor's key; use `runtime-shim dev <folder>` for local development",
+                ));
+            }
+        };
+
+        let host = match overrides.host {
+            Some(h) => h,
+            None => parse_or(env, "SHIM_HOST", "0.0.0.0".parse().unwrap(), |v| {
+                v.parse::<IpAddr>()
+                    .map_err(|_| "must be an IP address such as 0.0.0.0 or 127.0.0.1".into())
+            })?,
+        };
+        let port = match overrides.port {
+            Some(p) => p,
+            None => parse_or(env, "SHIM_PORT", DEFAULT_PORT, |v| {
+                v.parse::<u16>()
+                    .map_err(|_| "must be a port number from 0 to 65535".into())
+            })?,
+        };
+
+        let entrypoint = match overrides.entrypoint {
+            Some(e) => Some(e),
+            None => first_set(env, &["APPWRITE_ENTRYPOINT_NAME", "ENTRYPOINT_NAME"])?,
+        };
+        let code_path = match overrides.code_path {
+            Some(p) => p,
+            None => env
+                .var("SHIM_CODE_PATH")?
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_CODE_PATH.to_string()),
+        };
+
+        if env.var("SHIM_NATIVE_LIB")?.is_some_and(|v| !v.is_empty()) {
+            return Err(ConfigError::new(
+                "SHIM_NATIVE_LIB",
+                "is set, but this build of runtime-shim has no native-library support; \
+                 use SHIM_ADAPTER",
+            ));
+        }
+        let interpreter = env.var("SHIM_INTERPRETER")?.filter(|v| !v.is_empty());
+        let adapter = match overrides.adapter {
+            Some(a) => a,
+            None => match env.var("SHIM_ADAPTER")?.filter(|v| !v.is_empty()) {
+                Some(a) => a,
+                None => entrypoint
+                    .as_deref()
+                    .and_then(adapters::for_entry_file)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "SHIM_ADAPTER",
+                            format!(
+                                "is not set and cannot be guessed from the entry file; set it to \
+                                 one of {} or to the path of an adapter executable",
+                                adapters::bundled_names().join(", ")
+                            ),
+                        )
+                    })?,
+            },
+        };
+        let adapters_dir = env.var("SHIM_ADAPTERS_DIR")?.filter(|v| !v.is_empty());
+        let launch = adapters::resolve(&adapter, interpreter.as_deref(), adapters_dir.as_deref())
+            .map_err(|problem| ConfigError::new("SHIM_ADAPTER", problem))?;
+
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = parse_or(env, "SHIM_WORKERS", cpus, |v| positive_int(v, 1024))?;
+        let queue = parse_or(env, "SHIM_QUEUE", workers * QUEUE_PER_WORKER, |v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 1_000_000)
+                .ok_or_else(|| "must be a whole number from 0 to 1000000".to_string())
+        })?;
+
+        let max_timeout = parse_or(
+            env,
+            "SHIM_MAX_TIMEOUT",
+            Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
+            seconds,
+        )?;
+        let default_timeout = parse_or(
+            env,
+            "SHIM_DEFAULT_TIMEOUT",
+            Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
+            seconds,
+        )?
+        .min(max_timeout);
+        let max_body = parse_or(env, "SHIM_MAX_BODY", DEFAULT_MAX_BODY, |v| {
+            positive_int(v, 1 << 32)
+        })?;
+        let max_reply = parse_or(env, "SHIM_MAX_REPLY", DEFAULT_MAX_REPLY, |v| {
+            positive_int(v, 1 << 32)
+        })?;
+        let startup_timeout = parse_or(
+            env,
+            "SHIM_STARTUP_TIMEOUT",
+            Duration::from_secs(10),
+            seconds,
+        )?;
+        let kill_grace = parse_or(env, "SHIM_KILL_GRACE", Duration::from_millis(500), |v| {
+            seconds_or_zero(v)
+        })?;
+        let shutdown_grace = parse_or(env, "SHIM_SHUTDOWN_GRACE", Duration::from_secs(8), |v| {
+            seconds_or_zero(v)
+        })?;
+
+        let log = env
+            .var("SHIM_LOG")?
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "info".to_string());
+        crate::telemetry::check_filter(&log)
+            .map_err(|p| ConfigError::new("SHIM_LOG", format!("{p} (got {log:?})")))?;
+        let log_format = parse_or(env, "SHIM_LOG_FORMAT", LogFormat::Pretty, |v| match v {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("must be `pretty` or `json`".into()),
+        })?;
+
+        Ok(Config {
+            key,
+            host,
+            port,
+            launch,
+            code_path,
+            entrypoint,
+            workers,
+            queue,
+            default_timeout,
+            max_timeout,
+            max_body,
+            max_reply,
+            startup_timeout,
+            kill_grace,
+            shutdown_grace,
+            log,
+            log_format,
+        })
+    }
+
+    /// The environment an adapter starts with, on top of the shim's own minus [`Config::scrubbed`].
+    pub fn adapter_env(&self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            (
+                "SHIM_PROTOCOL".to_string(),
+                crate::protocol::VERSION.to_string(),
+            ),
+            ("SHIM_CODE_PATH".to_string(), self.code_path.clone()),
+            ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+        ];
+        if let Some(e) = &self.entrypoint {
+            vars.push(("SHIM_ENTRYPOINT".to_string(), e.clone()));
+        }
+        vars
+    }
+
+    /// The working directory of adapters: the code folder, when it exists.
+    pub fn adapter_cwd(&self) -> Option<PathBuf> {
+        let p = PathBuf::from(&self.code_path);
+        p.is_dir().then_some(p)
+    }
+}
+
+/// True for variables that must not be passed on to adapters.
+pub fn is_scrubbed(name: &str) -> bool {
+    KEY_VARS.contains(&name) || name.starts_with("SHIM_")
+}
+
+fn first_set(env: &dyn Env, names: &[&str]) -> Result<Option<String>, ConfigError> {
+    for name in names {
+        if let Some(v) = env.var(name)?.filter(|v| !v.is_empty()) {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_or<T>(
+    env: &dyn Env,
+    name: &str,
+    default: T,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    match env.var(name)? {
+        None => Ok(default),
+        Some(v) => parse(v.trim()).map_err(|p| ConfigError::new(name, format!("{p} (got {v:?})"))),
+    }
+}
+
+fn positive_int(v: &str, max: usize) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("must be a whole number from 1 to {max}"))
+}
+
+/// Seconds as a positive number (fractions allowed), at most a day.
+pub fn seconds(v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err("must be a number of seconds greater than 0 and at most 86400".into()),
+    }
+}
+
+fn seconds_or_zero(v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=3_600.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err("must be a number of seconds from 0 to 3600".into()),
+    }
+}
+
+/// `n` random bytes from the kernel, as hex (for the key `dev` makes up).
+pub fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; n];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_ok();
+    if !filled {
+        // /dev/urandom is always present on Linux; the clock is only a last resort for a dev key.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8 ^ (std::process::id() as u8);
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "secret"),
+            ("SHIM_ADAPTER", "/bin/cat"),
+        ]
+    }
+
+    fn load(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs = base();
+        pairs.extend_from_slice(extra);
+        Config::from_env(&env(&pairs), KeyPolicy::Required, Overrides::default())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        assert_eq!(c.default_timeout, Duration::from_secs(900));
+        assert_eq!(c.max_timeout, Duration::from_secs(900));
+        assert_eq!(c.max_body, 20 * 1024 * 1024);
+        assert_eq!(c.code_path, "/usr/code");
+        assert_eq!(c.queue, c.workers * QUEUE_PER_WORKER);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn missing_key_refuses_unless_dev() {
+        let e = env(&[("SHIM_ADAPTER", "/bin/cat")]);
+        let err = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap_err();
+        assert_eq!(err.variable, "APPWRITE_INTERNAL_RUNTIME_KEY");
+        let c = Config::from_env(&e, KeyPolicy::GenerateIfMissing, Overrides::default()).unwrap();
+        assert_eq!(c.key.expose().len(), 32);
+    }
+
+    #[test]
+    fn fallback_key_name_is_read() {
+        let e = env(&[("INTERNAL_RUNTIME_KEY", "k2"), ("SHIM_ADAPTER", "/bin/cat")]);
+        let c = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap();
+        assert_eq!(c.key.expose(), b"k2");
+        assert_eq!(format!("{:?}", c.key), "Key(<redacted>)");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("SHIM_PORT", "70000"),
+            ("SHIM_PORT", "abc"),
+            ("SHIM_HOST", "localhost:3"),
+            ("SHIM_WORKERS", "0"),
+            ("SHIM_WORKERS", "-1"),
+            ("SHIM_QUEUE", "many"),
+            ("SHIM_DEFAULT_TIMEOUT", "0"),
+            ("SHIM_MAX_TIMEOUT", "nan"),
+            ("SHIM_MAX_BODY", "1.5"),
+            ("SHIM_LOG_FORMAT", "xml"),
+            ("SHIM_LOG", "info,,=x"),
+            ("SHIM_KILL_GRACE", "-1"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{value}");
+            assert!(err.to_string().contains(value), "{err}");
+        }
+    }
+
+    #[test]
+    fn default_timeout_is_capped_by_the_maximum() {
+        let c = load(&[("SHIM_DEFAULT_TIMEOUT", "60"), ("SHIM_MAX_TIMEOUT", "2.5")]).unwrap();
+        assert_eq!(c.max_timeout, Duration::from_millis(2500));
+        assert_eq!(c.default_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn adapter_is_guessed_from_the_entry_file_or_refused() {
+        let e = env(&[("APPWRITE_INTERNAL_RUNTIME_KEY", "k")]);
+        let err = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap_err();
+        assert_eq!(err.variable, "SHIM_ADAPTER");
+        let e = env(&[
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_ADAPTER", "/no/such/adapter"),
+        ]);
+        let err = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap_err();
+        assert_eq!(err.variable, "SHIM_ADAPTER");
+        assert!(err.problem.contains("/no/such/adapter"));
+    }
+
+    #[test]
+    fn native_lib_is_refused_clearly() {
+        let err = load(&[("SHIM_NATIVE_LIB", "/x.so")]).unwrap_err();
+        assert_eq!(err.variable, "SHIM_NATIVE_LIB");
+    }
+
+    #[test]
+    fn scrubbed_names() {
+        assert!(is_scrubbed("APPWRITE_INTERNAL_RUNTIME_KEY"));
+        assert!(is_scrubbed("INTERNAL_RUNTIME_KEY"));
+        assert!(is_scrubbed("SHIM_WORKERS"));
+        assert!(!is_scrubbed("PATH"));
+    }
+}

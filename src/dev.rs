@@ -1,0 +1,102 @@
+//! `runtime-shim dev <folder>`: serve one function folder locally, with the adapter picked from its entry file.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use crate::adapters;
+use crate::config::{Env, Overrides};
+
+/// Entry files looked for, in order, when `--file` is not given.
+const ENTRY_FILES: &[&str] = &[
+    "index.py",
+    "main.py",
+    "index.js",
+    "index.mjs",
+    "index.cjs",
+    "main.js",
+];
+
+/// Works out what `dev` serves: the folder as the code path, the entry file, its adapter, and loopback
+/// unless `SHIM_HOST` is set.
+pub fn overrides(folder: &Path, file: Option<String>, env: &dyn Env) -> Result<Overrides, String> {
+    let folder = folder
+        .canonicalize()
+        .map_err(|e| format!("cannot open the folder {}: {e}", folder.display()))?;
+    if !folder.is_dir() {
+        return Err(format!("{} is not a folder", folder.display()));
+    }
+    let file = match file {
+        Some(f) => {
+            if !folder.join(&f).is_file() {
+                return Err(format!("{} has no file {f}", folder.display()));
+            }
+            f
+        }
+        None => ENTRY_FILES
+            .iter()
+            .find(|f| folder.join(f).is_file())
+            .map(|f| f.to_string())
+            .ok_or_else(|| {
+                format!(
+                    "{} has none of {}; name the entry file with --file",
+                    folder.display(),
+                    ENTRY_FILES.join(", ")
+                )
+            })?,
+    };
+    let adapter = match env.var("SHIM_ADAPTER").map_err(|e| e.to_string())? {
+        Some(a) if !a.is_empty() => a,
+        _ => adapters::for_entry_file(&file)
+            .ok_or_else(|| {
+                format!(
+                    "no bundled adapter serves {file}; set SHIM_ADAPTER (bundled: {})",
+                    adapters::bundled_names().join(", ")
+                )
+            })?
+            .to_string(),
+    };
+    let host_set = env
+        .var("SHIM_HOST")
+        .map_err(|e| e.to_string())?
+        .is_some_and(|h| !h.is_empty());
+    Ok(Overrides {
+        host: (!host_set).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        port: None,
+        adapter: Some(adapter),
+        code_path: Some(folder.to_string_lossy().into_owned()),
+        entrypoint: Some(file),
+    })
+}
+
+/// The line printed for the developer to paste.
+pub fn curl_line(url: &str, key: &str) -> String {
+    format!(
+        "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
+         -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn picks_the_entry_file_and_adapter() {
+        let dir = std::env::temp_dir().join(format!("shim-dev-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let env: HashMap<String, String> = HashMap::new();
+        assert!(overrides(&dir, None, &env).unwrap_err().contains("--file"));
+        std::fs::write(dir.join("index.js"), "module.exports = () => {}").unwrap();
+        let o = overrides(&dir, None, &env).unwrap();
+        assert_eq!(o.adapter.as_deref(), Some("node"));
+        assert_eq!(o.entrypoint.as_deref(), Some("index.js"));
+        assert_eq!(o.host, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        assert!(
+            overrides(&dir, Some("nope.py".into()), &env)
+                .unwrap_err()
+                .contains("no file nope.py")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,145 @@
+//! Every error the shim answers with, and the one place that turns it into an HTTP response.
+//!
+//! The body is always `{"code":…,"message":…}` with the HTTP status equal to `code`, and the response carries
+//! [`ERROR_KIND_HEADER`] so a machine can tell the shim's own errors from a function's reply.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+
+/// Names the kind of a shim-generated error (`timeout`, `unauthorized`, …).
+pub const ERROR_KIND_HEADER: &str = "x-shim-error";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShimError {
+    Unauthorized,
+    /// The entry file is missing or defines no function (the adapter says which).
+    NotFound(String),
+    /// The function threw; the message carries the language's error and stack.
+    FunctionFailed(String),
+    TimedOut(Duration),
+    /// The adapter crashed, broke the protocol, or could not start.
+    Adapter(String),
+    BadRequest(String),
+    TooLarge(usize),
+    MethodNotAllowed(&'static str),
+    Busy,
+    NotReady,
+    ShuttingDown,
+    NotFoundPath,
+}
+
+impl ShimError {
+    pub fn code(&self) -> u16 {
+        match self {
+            ShimError::Unauthorized => 401,
+            ShimError::NotFound(_) | ShimError::NotFoundPath => 404,
+            ShimError::FunctionFailed(_) | ShimError::TimedOut(_) | ShimError::Adapter(_) => 500,
+            ShimError::BadRequest(_) => 400,
+            ShimError::TooLarge(_) => 413,
+            ShimError::MethodNotAllowed(_) => 405,
+            ShimError::Busy | ShimError::NotReady | ShimError::ShuttingDown => 503,
+        }
+    }
+
+    /// The value of [`ERROR_KIND_HEADER`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ShimError::Unauthorized => "unauthorized",
+            ShimError::NotFound(_) => "not-found",
+            ShimError::NotFoundPath => "no-such-path",
+            ShimError::FunctionFailed(_) => "function-error",
+            ShimError::TimedOut(_) => "timeout",
+            ShimError::Adapter(_) => "adapter-error",
+            ShimError::BadRequest(_) => "bad-request",
+            ShimError::TooLarge(_) => "too-large",
+            ShimError::MethodNotAllowed(_) => "method-not-allowed",
+            ShimError::Busy => "busy",
+            ShimError::NotReady => "not-ready",
+            ShimError::ShuttingDown => "shutting-down",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ShimError::Unauthorized => "Unauthorized".into(),
+            ShimError::NotFound(m) | ShimError::FunctionFailed(m) | ShimError::BadRequest(m) => {
+                m.clone()
+            }
+            ShimError::NotFoundPath => "no such path: the shim serves POST on any path, and \
+                                        GET /_/health and GET /_/ready"
+                .into(),
+            ShimError::TimedOut(t) => {
+                format!("execution timed out after {} s", format_seconds(*t))
+            }
+            ShimError::Adapter(m) => m.clone(),
+            ShimError::TooLarge(limit) => {
+                format!("request body is larger than the limit of {limit} bytes")
+            }
+            ShimError::MethodNotAllowed(allowed) => {
+                format!("method not allowed; use {allowed}")
+            }
+            ShimError::Busy => "all workers are busy and the queue is full; retry later".into(),
+            ShimError::NotReady => "no adapter is ready yet".into(),
+            ShimError::ShuttingDown => "the shim is shutting down".into(),
+        }
+    }
+
+    /// The one place a shim error becomes a response.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let code = self.code();
+        let body = serde_json::json!({ "code": code, "message": self.message() });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(code).expect("every code above is a valid status");
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ERROR_KIND_HEADER, HeaderValue::from_static(self.kind()));
+        if let ShimError::MethodNotAllowed(allowed) = self {
+            headers.insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
+        }
+        response
+    }
+}
+
+/// `1`, `0.5`, `2.25`: seconds without trailing zeros.
+pub fn format_seconds(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn errors_follow_the_schema() {
+        let r = ShimError::TimedOut(Duration::from_millis(1500)).into_response();
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()[ERROR_KIND_HEADER], "timeout");
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            &body[..],
+            br#"{"code":500,"message":"execution timed out after 1.5 s"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn unauthorized_is_exactly_the_seed_body() {
+        let r = ShimError::Unauthorized.into_response();
+        assert_eq!(r.status(), 401);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], br#"{"code":401,"message":"Unauthorized"}"#);
+    }
+
+    #[test]
+    fn seconds_are_short() {
+        assert_eq!(format_seconds(Duration::from_secs(900)), "900");
+        assert_eq!(format_seconds(Duration::from_millis(250)), "0.25");
+    }
+}

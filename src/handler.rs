@@ -1,0 +1,348 @@
+//! The request pipeline, in order: health paths → auth → method → bounded body → decode → deadline →
+//! invoke a worker → encode the reply. Each step may answer early with a [`ShimError`]; errors become responses
+//! only in [`ShimError::into_response`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::auth;
+use crate::config::Config;
+use crate::error::ShimError;
+use crate::pool::{Done, Pool};
+use crate::protocol::Execution;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub pool: Pool,
+    next_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(config: Config, pool: Pool) -> Self {
+        AppState {
+            config,
+            pool,
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// How long the handler waits past the deadline for the worker's own timeout reply before giving it itself.
+const DEADLINE_SLACK: Duration = Duration::from_millis(20);
+
+/// Facts for the request's log line.
+#[derive(Default)]
+struct Trace {
+    id: Option<String>,
+    pid: Option<i32>,
+}
+
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut trace = Trace::default();
+    let response = pipeline(&state, req, &mut trace)
+        .await
+        .unwrap_or_else(ShimError::into_response);
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let error = response
+        .headers()
+        .get(crate::error::ERROR_KIND_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match &trace.id {
+        Some(id) => tracing::info!(
+            req = %id, status, duration_ms = format_args!("{ms:.2}"), pid = trace.pid, error, "execution"
+        ),
+        None if path.starts_with("/_/") => tracing::debug!(%method, %path, status, "health"),
+        None => tracing::info!(%method, %path, status, error, "refused"),
+    }
+    response
+}
+
+async fn pipeline(
+    state: &AppState,
+    req: Request<Incoming>,
+    trace: &mut Trace,
+) -> Result<Response<Full<Bytes>>, ShimError> {
+    // 1. Health paths: no key, nothing secret.
+    match req.uri().path() {
+        "/_/health" => return health(req.method(), None),
+        "/_/ready" => return health(req.method(), Some(&state.pool)),
+        _ => {}
+    }
+    // 2. The key, before anything of the body is read.
+    let given = req
+        .headers()
+        .get(auth::KEY_HEADER)
+        .map(HeaderValue::as_bytes);
+    if !auth::key_matches(state.config.key.expose(), given) {
+        return Err(ShimError::Unauthorized);
+    }
+    // 3. Method.
+    if req.method() != Method::POST {
+        return Err(ShimError::MethodNotAllowed("POST"));
+    }
+    // 4. The body, never more than the limit.
+    let body = read_body(req, state.config.max_body).await?;
+    // 5. Decode and validate.
+    let exec = decode(&body, &state.config)?;
+    drop(body);
+    // 6. Deadline: from now, so time spent queued counts.
+    let timeout = exec.timeout;
+    let deadline = Instant::now() + timeout;
+    let deadline_ms = (SystemTime::now() + timeout)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    // 7. Invoke.
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+    trace.id = Some(id.clone());
+    let done = state.pool.submit(id, exec, deadline, deadline_ms)?;
+    let Done { result, pid } = match tokio::time::timeout_at(deadline + DEADLINE_SLACK, done).await
+    {
+        Ok(Ok(done)) => done,
+        Ok(Err(_)) => return Err(ShimError::ShuttingDown),
+        Err(_) => return Err(ShimError::TimedOut(timeout)),
+    };
+    trace.pid = pid;
+    // 8. Encode exactly what the function sent.
+    let reply = result?;
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(reply.status).expect("the pool checked the status range");
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(reply.body_type.content_type()),
+    );
+    Ok(response)
+}
+
+fn health(method: &Method, pool: Option<&Pool>) -> Result<Response<Full<Bytes>>, ShimError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ShimError::MethodNotAllowed("GET"));
+    }
+    let body = match pool {
+        None => serde_json::json!({ "status": "ok" }),
+        Some(pool) => {
+            let ready = pool.ready_workers();
+            if ready == 0 {
+                return Err(ShimError::NotReady);
+            }
+            serde_json::json!({ "status": "ready", "ready": ready, "workers": pool.workers() })
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ShimError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ShimError::TooLarge(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ShimError::TooLarge(limit)),
+        Err(e) => Err(ShimError::BadRequest(format!(
+            "reading the body failed: {e}"
+        ))),
+    }
+}
+
+/// Decodes the executor's body into an [`Execution`]; every error names the field.
+pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
+    let bad = |m: String| ShimError::BadRequest(m);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad("the body is empty; expected a JSON object".into()));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(mut fields) = value else {
+        return Err(bad(format!(
+            "the body must be a JSON object, not {}",
+            type_name(&value)
+        )));
+    };
+    let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
+
+    let path = optional_string(take("path"), "path")?
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| config.code_path.clone());
+    let file = optional_string(take("file"), "file")?
+        .filter(|f| !f.is_empty())
+        .or_else(|| config.entrypoint.clone())
+        .unwrap_or_default();
+    let env = string_map(take("env"), "env")?;
+    let payload = optional_string(take("payload"), "payload")?.unwrap_or_default();
+    let headers = string_map(take("headers"), "headers")?;
+    let timeout = match take("timeout") {
+        None => config.default_timeout,
+        Some(v) => {
+            let secs = v
+                .as_f64()
+                .filter(|s| *s > 0.0 && s.is_finite())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "field `timeout` must be a number of seconds greater than 0, not {}",
+                        describe(&v)
+                    ))
+                })?;
+            // Past the cap (or past what a Duration holds) the cap applies.
+            Duration::try_from_secs_f64(secs)
+                .unwrap_or(config.max_timeout)
+                .min(config.max_timeout)
+        }
+    };
+    Ok(Execution {
+        path,
+        file,
+        env,
+        payload,
+        headers,
+        timeout,
+    })
+}
+
+fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, ShimError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ShimError::BadRequest(format!(
+            "field `{field}` must be a string, not {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+fn string_map(value: Option<Value>, field: &str) -> Result<Map<String, Value>, ShimError> {
+    match value {
+        None => Ok(Map::new()),
+        Some(Value::Object(map)) => {
+            if let Some((key, v)) = map.iter().find(|(_, v)| !v.is_string()) {
+                return Err(ShimError::BadRequest(format!(
+                    "field `{field}.{key}` must be a string, not {}",
+                    type_name(v)
+                )));
+            }
+            Ok(map)
+        }
+        Some(other) => Err(ShimError::BadRequest(format!(
+            "field `{field}` must be an object of strings, not {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        other => type_name(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{KeyPolicy, Overrides};
+    use std::collections::HashMap;
+
+    fn config() -> Config {
+        let env: HashMap<String, String> = [
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_ADAPTER", "/bin/cat"),
+            ("APPWRITE_ENTRYPOINT_NAME", "index.py"),
+            ("SHIM_DEFAULT_TIMEOUT", "30"),
+            ("SHIM_MAX_TIMEOUT", "60"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Config::from_env(&env, KeyPolicy::Required, Overrides::default()).unwrap()
+    }
+
+    fn bad_request(body: &str) -> String {
+        match decode(body.as_bytes(), &config()) {
+            Err(ShimError::BadRequest(m)) => m,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_absent_fields() {
+        let e = decode(b"{}", &config()).unwrap();
+        assert_eq!(e.path, "/usr/code");
+        assert_eq!(e.file, "index.py");
+        assert!(e.env.is_empty() && e.headers.is_empty());
+        assert_eq!(e.payload, "");
+        assert_eq!(e.timeout, Duration::from_secs(30));
+        let e = decode(br#"{"path":null,"file":"","payload":null}"#, &config()).unwrap();
+        assert_eq!(
+            (e.path.as_str(), e.file.as_str()),
+            ("/usr/code", "index.py")
+        );
+    }
+
+    #[test]
+    fn fields_are_taken_and_timeout_capped() {
+        let e = decode(
+            br#"{"path":"/p","file":"f.py","env":{"A":"1"},"payload":"x","headers":{"h":"v"},"timeout":0.25,"extra":[1]}"#,
+            &config(),
+        )
+        .unwrap();
+        assert_eq!((e.path.as_str(), e.file.as_str()), ("/p", "f.py"));
+        assert_eq!(e.env["A"], "1");
+        assert_eq!(e.headers["h"], "v");
+        assert_eq!(e.timeout, Duration::from_millis(250));
+        let e = decode(br#"{"timeout":1e300}"#, &config()).unwrap();
+        assert_eq!(e.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_bodies_name_the_field() {
+        assert!(bad_request("").contains("empty"));
+        assert!(bad_request("{").contains("not valid JSON"));
+        assert!(bad_request("[1]").contains("must be a JSON object, not an array"));
+        assert!(bad_request(r#"{"env":[]}"#).contains("field `env` must be an object"));
+        assert!(bad_request(r#"{"env":{"A":1}}"#).contains("field `env.A` must be a string"));
+        assert!(bad_request(r#"{"headers":"x"}"#).contains("field `headers`"));
+        assert!(bad_request(r#"{"payload":5}"#).contains("field `payload` must be a string"));
+        assert!(bad_request(r#"{"path":true}"#).contains("field `path`"));
+        assert!(bad_request(r#"{"file":{}}"#).contains("field `file`"));
+        for t in ["0", "-1", "\"10\"", "true", "[]"] {
+            let m = bad_request(&format!(r#"{{"timeout":{t}}}"#));
+            assert!(m.contains("field `timeout`"), "{t}: {m}");
+        }
+        let deep = "[".repeat(1000) + &"]".repeat(1000);
+        assert!(bad_request(&deep).contains("not valid JSON"));
+    }
+}

@@ -1,0 +1,70 @@
+//! runtime-shim: the web server inside every function-runtime container.
+//!
+//! # Layout
+//!
+//! - [`cli`] — the command line (`serve`, `dev`, `--help`, `--version`).
+//! - [`config`] — configuration read once from an [`config::Env`] into typed values; bad values name their
+//!   variable.
+//! - [`adapters`] — which program is an adapter: bundled ones by name, anything else by path.
+//! - [`server`] — the accept loop and graceful shutdown, on a listener the caller bound.
+//! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode.
+//! - [`auth`] — the constant-time key check.
+//! - [`error`] — the one error enum, and the one place it becomes an HTTP response.
+//! - [`protocol`] — framing of the adapter protocol (`docs/adapter-protocol.md`).
+//! - [`pool`] — the supervised adapter processes, the queue, deadlines and respawn.
+//! - [`process`] — the only code that spawns, signals and reaps processes.
+//! - [`shutdown`] — SIGTERM / SIGINT.
+//! - [`telemetry`] — logging.
+//! - [`dev`] — `runtime-shim dev <folder>`.
+
+pub mod adapters;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod handler;
+pub mod pool;
+pub mod process;
+pub mod protocol;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use config::Config;
+use handler::AppState;
+use pool::{Pool, PoolConfig};
+use tokio::net::TcpListener;
+
+/// Everything `serve` and `dev` do once configured: start the reaper and the pool, then serve `listener`
+/// until `shutdown` completes. `on_listening` is called with the bound address before serving.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    process::start_reaper()?;
+    let spec = process::Spec {
+        program: config.launch.program.clone(),
+        args: config.launch.args.clone(),
+        remove_env: std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| config::is_scrubbed(k))
+            .collect(),
+        add_env: config.adapter_env(),
+        cwd: config.adapter_cwd(),
+    };
+    let pool = Pool::start(PoolConfig {
+        spec,
+        name: config.launch.name.clone(),
+        workers: config.workers,
+        queue: config.queue,
+        startup_timeout: config.startup_timeout,
+        kill_grace: config.kill_grace,
+        max_reply: config.max_reply,
+    });
+    let state = Arc::new(AppState::new(config, pool));
+    server::serve(listener, state, shutdown).await
+}

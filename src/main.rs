@@ -1,0 +1,109 @@
+//! Wires the modules together: parse the command line, read the configuration, bind, serve.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use runtime_shim::cli::{self, Command, Listen};
+use runtime_shim::config::{Config, KeyPolicy, Overrides, ProcessEnv};
+use runtime_shim::{dev, shutdown, telemetry};
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runtime-shim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (policy, overrides, dev_folder) = match command {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("runtime-shim {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve(listen) => (
+            KeyPolicy::Required,
+            with_listen(Overrides::default(), &listen),
+            None,
+        ),
+        Command::Dev {
+            folder,
+            file,
+            listen,
+        } => match dev::overrides(&folder, file, &ProcessEnv) {
+            Ok(o) => (
+                KeyPolicy::GenerateIfMissing,
+                with_listen(o, &listen),
+                Some(folder),
+            ),
+            Err(e) => {
+                eprintln!("runtime-shim dev: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let config = match Config::from_env(&ProcessEnv, policy, overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runtime-shim: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log, config.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("runtime-shim: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener.local_addr()?;
+        let signal = shutdown::on_signal()?;
+        tracing::info!(
+            addr = %bound,
+            adapter = %config.launch.name,
+            workers = config.workers,
+            pid1 = runtime_shim::process::is_init(),
+            "listening"
+        );
+        if let Some(folder) = dev_folder {
+            let url = format!("http://{bound}/");
+            println!(
+                "serving {} ({}, {} adapter) at {url}\ntry:\n  {}",
+                folder.display(),
+                config.entrypoint.as_deref().unwrap_or_default(),
+                config.launch.name,
+                dev::curl_line(&url, &String::from_utf8_lossy(config.key.expose()))
+            );
+        }
+        runtime_shim::run(config, listener, signal).await
+    });
+    // Whatever is still running (a connection past the grace) is abandoned with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("runtime-shim: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn with_listen(mut o: Overrides, listen: &Listen) -> Overrides {
+    o.host = listen.host.or(o.host);
+    o.port = listen.port.or(o.port);
+    o
+}

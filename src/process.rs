@@ -1,0 +1,290 @@
+//! The one place that touches child processes, signals and process groups.
+//!
+//! Every child is started here, as the leader of its own process group, with no-new-privs and a parent-death
+//! signal. One reaper collects every exit (`waitpid(-1)` on SIGCHLD), so it works the same whether the shim is
+//! PID 1 in a container or a child subreaper on a host: exits of our adapters are handed to whoever waits for
+//! them, and orphans that were re-parented to us are reaped so no zombie stays. Because of this, nothing
+//! else in the program may wait for children (no `std::process::Child::wait`, no `tokio::process`).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::net::unix::pipe;
+use tokio::sync::oneshot;
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal(s) => match Signal::try_from(*s) {
+                Ok(sig) => write!(f, "was killed by signal {s} ({})", sig.as_str()),
+                Err(_) => write!(f, "was killed by signal {s}"),
+            },
+        }
+    }
+}
+
+/// Exits waited for, by pid. Spawning holds the lock so the reaper cannot reap a child before it is listed.
+fn registry() -> &'static Mutex<HashMap<i32, oneshot::Sender<Exit>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<i32, oneshot::Sender<Exit>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Becomes a child subreaper (so orphans of our adapters come back to us, as they would to PID 1) and
+/// starts the reaper. Call once, inside the runtime, before spawning anything.
+pub fn start_reaper() -> io::Result<()> {
+    // Not fatal: without it, orphans go to the real init instead of us; adapters still get reaped.
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!(error = %e, "cannot become a child subreaper");
+    }
+    let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
+    tokio::spawn(async move {
+        loop {
+            reap();
+            if sigchld.recv().await.is_none() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Collects every exited child; signals coalesce, so this loops until none is left.
+fn reap() {
+    let mut waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let (pid, exit) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig as i32)),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "waitpid failed");
+                return;
+            }
+        };
+        match waiting.remove(&pid.as_raw()) {
+            Some(tx) => {
+                let _ = tx.send(exit);
+            }
+            None => tracing::debug!(pid = pid.as_raw(), %exit, "reaped an orphaned process"),
+        }
+    }
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Variables removed from the inherited environment.
+    pub remove_env: Vec<String>,
+    pub add_env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// A running child: the leader of its own process group, with its three pipes.
+pub struct Child {
+    pub pid: i32,
+    pub stdin: pipe::Sender,
+    pub stdout: pipe::Receiver,
+    pub stderr: pipe::Receiver,
+    pub exit: ExitWatch,
+}
+
+/// A child's exit, to be awaited as often as needed (a bare oneshot may be polled only until it completes).
+pub struct ExitWatch {
+    rx: oneshot::Receiver<Exit>,
+    done: Option<Option<Exit>>,
+}
+
+impl ExitWatch {
+    /// Waits for the exit; `None` if the reaper could not report it. Cancel-safe.
+    pub async fn wait(&mut self) -> Option<Exit> {
+        if let Some(done) = self.done {
+            return done;
+        }
+        let exit = (&mut self.rx).await.ok();
+        self.done = Some(exit);
+        exit
+    }
+}
+
+/// Starts `spec` in a new process group, with no-new-privs, and SIGKILL if the shim dies.
+pub fn spawn(spec: &Spec) -> io::Result<Child> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for name in &spec.remove_env {
+        cmd.env_remove(name);
+    }
+    cmd.envs(spec.add_env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    // SAFETY: the closure runs in the forked child before exec and only makes two prctl calls, which are
+    // async-signal-safe system calls; it allocates nothing and touches no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_no_new_privs().map_err(io::Error::from)?;
+            // The parent-death signal follows the thread that forked; our runtime's worker threads live as
+            // long as the shim, so in practice it fires when the shim dies.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            Ok(())
+        });
+    }
+    let (tx, rx) = oneshot::channel();
+    let mut child = {
+        let mut waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
+        let child = cmd.spawn()?;
+        waiting.insert(child.id() as i32, tx);
+        child
+    };
+    let pid = child.id() as i32;
+    let take = |fd: Option<OwnedFd>| fd.expect("all three pipes were requested");
+    let stdin = pipe::Sender::from_owned_fd(take(child.stdin.take().map(OwnedFd::from)))?;
+    let stdout = pipe::Receiver::from_owned_fd(take(child.stdout.take().map(OwnedFd::from)))?;
+    let stderr = pipe::Receiver::from_owned_fd(take(child.stderr.take().map(OwnedFd::from)))?;
+    // `child` is dropped without waiting: the reaper owns its exit.
+    Ok(Child {
+        pid,
+        stdin,
+        stdout,
+        stderr,
+        exit: ExitWatch { rx, done: None },
+    })
+}
+
+/// Sends `signal` to the whole process group led by `pid`; a group already gone is not an error.
+pub fn signal_group(pid: i32, signal: Signal) {
+    match killpg(Pid::from_raw(pid), signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => tracing::warn!(pid, error = %e, "cannot signal process group"),
+    }
+}
+
+/// Ends a child's whole process group: SIGTERM, up to `grace` for the leader to exit, then SIGKILL to
+/// whatever is left of the group. Returns how the leader ended (`None` if its exit was already taken).
+pub async fn terminate_group(pid: i32, exit: &mut ExitWatch, grace: Duration) -> Option<Exit> {
+    signal_group(pid, Signal::SIGTERM);
+    let mut status = tokio::time::timeout(grace, exit.wait())
+        .await
+        .ok()
+        .flatten();
+    // Even when the leader went quietly, members of its group (a function's background children) may not have.
+    signal_group(pid, Signal::SIGKILL);
+    if status.is_none() {
+        status = tokio::time::timeout(Duration::from_secs(5), exit.wait())
+            .await
+            .ok()
+            .flatten();
+    }
+    status
+}
+
+/// Is this process PID 1 (as in a container)?
+pub fn is_init() -> bool {
+    std::process::id() == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn sh(script: &str) -> Spec {
+        Spec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            remove_env: vec!["HOME".into()],
+            add_env: vec![("X_ADDED".into(), "yes".into())],
+            cwd: Some("/".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn spawns_with_pipes_env_and_own_group() {
+        start_reaper().unwrap();
+        let mut child = spawn(&sh(
+            "read line; echo \"$line $X_ADDED ${HOME:-nohome} $(pwd)\"; \
+             grep NoNewPrivs /proc/self/status >&2; ps -o pgid= -p $$ >&2; exit 7",
+        ))
+        .unwrap();
+        child.stdin.write_all(b"hi\n").await.unwrap();
+        let mut out = String::new();
+        child.stdout.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hi yes nohome /\n");
+        let mut err = String::new();
+        child.stderr.read_to_string(&mut err).await.unwrap();
+        assert!(err.contains("NoNewPrivs:\t1"), "{err}");
+        assert_eq!(child.exit.wait().await, Some(Exit::Code(7)));
+    }
+
+    #[tokio::test]
+    async fn terminate_kills_the_whole_group() {
+        start_reaper().unwrap();
+        // The leader ignores TERM; its background child would outlive it without the group kill.
+        let mut child = spawn(&sh("trap '' TERM; sleep 60 & echo $!; wait")).unwrap();
+        let mut buf = [0u8; 32];
+        let n = child.stdout.read(&mut buf).await.unwrap();
+        let grandchild: i32 = std::str::from_utf8(&buf[..n])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let exit = terminate_group(child.pid, &mut child.exit, Duration::from_millis(200)).await;
+        assert_eq!(exit, Some(Exit::Signal(9)));
+        assert_eq!(exit.unwrap().code(), 137);
+        // The grandchild was re-parented to this (subreaper) process and reaped by the reaper.
+        let gone = async {
+            while std::path::Path::new(&format!("/proc/{grandchild}")).exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), gone)
+            .await
+            .expect("grandchild survived the group kill");
+    }
+
+    #[test]
+    fn exit_descriptions() {
+        assert_eq!(Exit::Code(3).to_string(), "exited with status 3");
+        assert_eq!(
+            Exit::Signal(9).to_string(),
+            "was killed by signal 9 (SIGKILL)"
+        );
+    }
+}

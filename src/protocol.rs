@@ -1,0 +1,513 @@
+//! The adapter protocol's framing (see `docs/adapter-protocol.md`): encoding requests, reading replies.
+//!
+//! A frame is an ASCII header line whose last token is the body length, then that many raw bytes. Reading
+//! is bounded everywhere: a header past [`MAX_HEADER`] or a body past the reply limit is an error, never an
+//! allocation. This module knows nothing about processes or time; the pool drives it.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+/// The protocol version this shim speaks.
+pub const VERSION: u32 = 1;
+/// Longest header line, `\n` included.
+pub const MAX_HEADER: usize = 256;
+/// Longest stderr line logged as one event; longer lines are logged in pieces.
+pub const MAX_LOG_LINE: usize = 16 * 1024;
+
+/// How request bodies are encoded, as the adapter chose in its handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Kv,
+}
+
+/// One execution, validated: what an adapter is asked to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    pub path: String,
+    pub file: String,
+    /// Every value is a JSON string (checked when decoding the executor's body).
+    pub env: Map<String, Value>,
+    pub payload: String,
+    /// Every value is a JSON string.
+    pub headers: Map<String, Value>,
+    pub timeout: Duration,
+}
+
+/// A request frame, as header and body so the body is written without another copy.
+pub struct EncodedRequest {
+    pub header: Vec<u8>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct JsonRequest<'a> {
+    path: &'a str,
+    file: &'a str,
+    env: &'a Map<String, Value>,
+    payload: &'a str,
+    headers: &'a Map<String, Value>,
+    timeout_ms: u64,
+    deadline_ms: u64,
+}
+
+/// Encodes `REQ <id> <N>\n<body>`. `deadline_ms` is wall-clock milliseconds since the Unix epoch.
+pub fn encode_request(
+    encoding: Encoding,
+    id: &str,
+    exec: &Execution,
+    deadline_ms: u64,
+) -> EncodedRequest {
+    let timeout_ms = exec.timeout.as_millis() as u64;
+    let body = match encoding {
+        Encoding::Json => serde_json::to_vec(&JsonRequest {
+            path: &exec.path,
+            file: &exec.file,
+            env: &exec.env,
+            payload: &exec.payload,
+            headers: &exec.headers,
+            timeout_ms,
+            deadline_ms,
+        })
+        .expect("maps of strings always serialize"),
+        Encoding::Kv => {
+            let mut out = Vec::with_capacity(exec.payload.len() + 256);
+            let mut record = |tag: &str, key: &str, value: &[u8]| {
+                out.extend_from_slice(format!("{tag} {} {}\n", key.len(), value.len()).as_bytes());
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(value);
+            };
+            record("path", "", exec.path.as_bytes());
+            record("file", "", exec.file.as_bytes());
+            record("payload", "", exec.payload.as_bytes());
+            record("timeout_ms", "", timeout_ms.to_string().as_bytes());
+            record("deadline_ms", "", deadline_ms.to_string().as_bytes());
+            for (k, v) in &exec.env {
+                record("env", k, v.as_str().unwrap_or_default().as_bytes());
+            }
+            for (k, v) in &exec.headers {
+                record("header", k, v.as_str().unwrap_or_default().as_bytes());
+            }
+            out
+        }
+    };
+    EncodedRequest {
+        header: format!("REQ {id} {}\n", body.len()).into_bytes(),
+        body,
+    }
+}
+
+/// What the function's reply body is: it decides the Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyType {
+    Text,
+    Json,
+}
+
+impl BodyType {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            BodyType::Text => "text/plain; charset=utf-8",
+            BodyType::Json => "application/json",
+        }
+    }
+}
+
+/// A frame an adapter writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Ready {
+        version: u32,
+        encoding: Encoding,
+        info: String,
+    },
+    Reply {
+        id: String,
+        status: u16,
+        body_type: BodyType,
+        body: Vec<u8>,
+    },
+    Error {
+        id: String,
+        code: u16,
+        message: String,
+    },
+}
+
+/// Why reading a frame failed. Every variant but `Io` means the adapter broke the protocol.
+#[derive(Debug)]
+pub enum ProtocolError {
+    /// End of stream before any byte of a frame.
+    Eof,
+    /// End of stream inside a frame.
+    Truncated,
+    HeaderTooLong,
+    BadHeader(String),
+    BodyTooLarge {
+        len: u64,
+        limit: usize,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Eof => write!(f, "the adapter closed its stdout"),
+            ProtocolError::Truncated => write!(f, "stdout ended in the middle of a frame"),
+            ProtocolError::HeaderTooLong => {
+                write!(f, "a frame header is longer than {MAX_HEADER} bytes")
+            }
+            ProtocolError::BadHeader(why) => write!(f, "{why}"),
+            ProtocolError::BodyTooLarge { len, limit } => write!(
+                f,
+                "a frame body of {len} bytes is over the limit of {limit} bytes"
+            ),
+            ProtocolError::Io(e) => write!(f, "reading stdout failed: {e}"),
+        }
+    }
+}
+
+/// Reads frames from an adapter's stdout, with a header limit and a body limit.
+pub struct FrameReader<R> {
+    inner: BufReader<R>,
+    max_body: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    pub fn new(inner: R, max_body: usize) -> Self {
+        FrameReader {
+            inner: BufReader::with_capacity(64 * 1024, inner),
+            max_body,
+        }
+    }
+
+    /// Waits until stdout has bytes or reaches EOF, consuming nothing: `Ok(true)` when bytes wait. Safe to
+    /// cancel; the pool uses it to notice an adapter that writes while it has no request.
+    pub async fn has_output(&mut self) -> io::Result<bool> {
+        Ok(!self.inner.fill_buf().await?.is_empty())
+    }
+
+    /// Reads one whole frame. Not cancel-safe: a cancelled read leaves the stream mid-frame, so the caller
+    /// must discard the adapter, which the pool always does.
+    pub async fn read_frame(&mut self) -> Result<Frame, ProtocolError> {
+        let line = self.read_header().await?;
+        let (header, len) = parse_header(&line)?;
+        if len > self.max_body as u64 {
+            return Err(ProtocolError::BodyTooLarge {
+                len,
+                limit: self.max_body,
+            });
+        }
+        let mut body = vec![0u8; len as usize];
+        self.inner.read_exact(&mut body).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                ProtocolError::Truncated
+            } else {
+                ProtocolError::Io(e)
+            }
+        })?;
+        header.into_frame(body)
+    }
+
+    async fn read_header(&mut self) -> Result<Vec<u8>, ProtocolError> {
+        let mut line = Vec::with_capacity(64);
+        loop {
+            let buf = self.inner.fill_buf().await.map_err(ProtocolError::Io)?;
+            if buf.is_empty() {
+                return Err(if line.is_empty() {
+                    ProtocolError::Eof
+                } else {
+                    ProtocolError::Truncated
+                });
+            }
+            let room = MAX_HEADER - line.len();
+            if let Some(i) = buf.iter().take(room).position(|&b| b == b'\n') {
+                line.extend_from_slice(&buf[..i]);
+                self.inner.consume(i + 1);
+                return Ok(line);
+            }
+            if buf.len() >= room {
+                return Err(ProtocolError::HeaderTooLong);
+            }
+            let n = buf.len();
+            line.extend_from_slice(buf);
+            self.inner.consume(n);
+        }
+    }
+}
+
+/// A parsed header line, waiting for its body.
+enum Header<'a> {
+    Ready(u32, Encoding),
+    Reply(&'a str, u16, BodyType),
+    Error(&'a str, u16),
+}
+
+impl Header<'_> {
+    fn into_frame(self, body: Vec<u8>) -> Result<Frame, ProtocolError> {
+        Ok(match self {
+            Header::Ready(version, encoding) => Frame::Ready {
+                version,
+                encoding,
+                info: String::from_utf8_lossy(&body).into_owned(),
+            },
+            Header::Reply(id, status, body_type) => Frame::Reply {
+                id: id.to_string(),
+                status,
+                body_type,
+                body,
+            },
+            Header::Error(id, code) => Frame::Error {
+                id: id.to_string(),
+                code,
+                message: String::from_utf8_lossy(&body).into_owned(),
+            },
+        })
+    }
+}
+
+fn bad(line: &[u8], why: &str) -> ProtocolError {
+    ProtocolError::BadHeader(format!("{why}: {}", quote(line)))
+}
+
+/// Parses a header line (without its `\n`) into its kind and body length.
+fn parse_header(line: &[u8]) -> Result<(Header<'_>, u64), ProtocolError> {
+    let text = std::str::from_utf8(line)
+        .ok()
+        .filter(|t| t.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        .ok_or_else(|| bad(line, "expected a frame header, got non-ASCII bytes"))?;
+    let tokens: Vec<&str> = text.split(' ').collect();
+    let number = |s: &str| -> Result<u64, ProtocolError> {
+        let canonical = !s.is_empty()
+            && s.len() <= 19
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s == "0" || !s.starts_with('0'));
+        if canonical {
+            Ok(s.parse().expect("checked digits"))
+        } else {
+            Err(bad(line, "expected a decimal number in the frame header"))
+        }
+    };
+    let status = |s: &str| -> Result<u16, ProtocolError> {
+        number(s)?
+            .try_into()
+            .map_err(|_| bad(line, "status out of range"))
+    };
+    let header = match tokens.as_slice() {
+        ["READY", version, encoding, _] => {
+            let encoding = match *encoding {
+                "json" => Encoding::Json,
+                "kv" => Encoding::Kv,
+                _ => return Err(bad(line, "unknown request encoding in READY")),
+            };
+            Header::Ready(number(version)? as u32, encoding)
+        }
+        ["RES", id, code, kind, _] => {
+            let body_type = match *kind {
+                "text" => BodyType::Text,
+                "json" => BodyType::Json,
+                _ => return Err(bad(line, "unknown reply type (expected text or json)")),
+            };
+            Header::Reply(valid_id(id, line)?, status(code)?, body_type)
+        }
+        ["ERR", id, code, _] => Header::Error(valid_id(id, line)?, status(code)?),
+        [kind, ..] if ["READY", "RES", "ERR"].contains(kind) => {
+            return Err(bad(line, "wrong number of fields in frame header"));
+        }
+        _ => return Err(bad(line, "expected a frame header (READY, RES or ERR)")),
+    };
+    let len = number(tokens.last().expect("a matched header has tokens"))?;
+    Ok((header, len))
+}
+
+fn valid_id<'a>(id: &'a str, line: &[u8]) -> Result<&'a str, ProtocolError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(id)
+    } else {
+        Err(bad(line, "invalid request id in frame header"))
+    }
+}
+
+/// The start of some bytes, printable, for error messages.
+pub fn quote(bytes: &[u8]) -> String {
+    const SHOWN: usize = 60;
+    let mut s: String = String::from_utf8_lossy(&bytes[..bytes.len().min(SHOWN)])
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect();
+    if bytes.len() > SHOWN {
+        s.push('…');
+    }
+    format!("\"{s}\"")
+}
+
+/// Reads log lines (an adapter's stderr): each call yields up to [`MAX_LOG_LINE`] bytes ending at a newline,
+/// the newline removed; `None` at EOF.
+pub async fn read_log_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok((!line.is_empty()).then_some(line));
+        }
+        let room = MAX_LOG_LINE - line.len();
+        let window = &buf[..buf.len().min(room)];
+        if let Some(i) = window.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&window[..i]);
+            reader.consume(i + 1);
+            return Ok(Some(line));
+        }
+        let n = window.len();
+        line.extend_from_slice(window);
+        reader.consume(n);
+        if line.len() >= MAX_LOG_LINE {
+            return Ok(Some(line));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(input: &[u8], max_body: usize) -> Vec<Result<Frame, String>> {
+        let mut reader = FrameReader::new(input, max_body);
+        let mut out = vec![];
+        loop {
+            match reader.read_frame().await {
+                Err(ProtocolError::Eof) => return out,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    return out;
+                }
+                Ok(f) => out.push(Ok(f)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_a_conversation() {
+        let input = b"READY 1 json 6\npy 3.1RES 7 201 text 4\nh\0\xffoERR 8 404 4\nnope";
+        let frames = read_all(input, 1024).await;
+        assert_eq!(
+            frames,
+            vec![
+                Ok(Frame::Ready {
+                    version: 1,
+                    encoding: Encoding::Json,
+                    info: "py 3.1".into()
+                }),
+                Ok(Frame::Reply {
+                    id: "7".into(),
+                    status: 201,
+                    body_type: BodyType::Text,
+                    body: b"h\0\xffo".to_vec()
+                }),
+                Ok(Frame::Error {
+                    id: "8".into(),
+                    code: 404,
+                    message: "nope".into()
+                }),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_what_is_not_a_frame() {
+        for (input, expect) in [
+            (&b"hello world\n"[..], "expected a frame header"),
+            (b"RES 1 200 html 0\n", "unknown reply type"),
+            (b"RES 1 200 text\n", "wrong number of fields"),
+            (b"RES 1 200 text 01\nx", "decimal number"),
+            (b"RES 1 200 text -1\n", "decimal number"),
+            (b"RES 1 99999 text 0\n", "status out of range"),
+            (b"RES a/b 200 text 0\n", "invalid request id"),
+            (b"RES 1  200 text 0\n", "wrong number of fields"),
+            (b"READY 1 xml 0\n", "unknown request encoding"),
+            (b"RES 1 200 text 10\nshort", "middle of a frame"),
+            (b"RES 1 200 te", "middle of a frame"),
+            (b"RES 1 200 text 2000\n", "over the limit of 1024"),
+            (b"\xe2\x9c\x93 1\n", "non-ASCII"),
+        ] {
+            let frames = read_all(input, 1024).await;
+            match frames.last() {
+                Some(Err(e)) => assert!(e.contains(expect), "{input:?}: {e}"),
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn header_length_is_bounded() {
+        let mut long = vec![b'x'; MAX_HEADER - 1];
+        long.push(b'\n');
+        // 255 bytes plus the newline fit; the content is still garbage.
+        let frames = read_all(&long, 1024).await;
+        assert!(matches!(&frames[0], Err(e) if e.contains("expected a frame header")));
+        let endless = vec![b'x'; 10_000];
+        let frames = read_all(&endless, 1024).await;
+        assert!(matches!(&frames[0], Err(e) if e.contains("longer than 256")));
+    }
+
+    #[tokio::test]
+    async fn log_lines_are_split_at_the_limit() {
+        let mut input = vec![b'a'; MAX_LOG_LINE + 10];
+        input.extend_from_slice(b"\nlast");
+        let mut reader = BufReader::new(&input[..]);
+        let first = read_log_line(&mut reader).await.unwrap().unwrap();
+        assert_eq!(first.len(), MAX_LOG_LINE);
+        let second = read_log_line(&mut reader).await.unwrap().unwrap();
+        assert_eq!(second, vec![b'a'; 10]);
+        let third = read_log_line(&mut reader).await.unwrap().unwrap();
+        assert_eq!(third, b"last");
+        assert!(read_log_line(&mut reader).await.unwrap().is_none());
+    }
+
+    fn exec() -> Execution {
+        let mut env = Map::new();
+        env.insert("A".into(), Value::String("1".into()));
+        let mut headers = Map::new();
+        headers.insert("x-h".into(), Value::String("v é".into()));
+        Execution {
+            path: "/usr/code".into(),
+            file: "index.py".into(),
+            env,
+            payload: "pay\nload".into(),
+            headers,
+            timeout: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn encodes_json_requests() {
+        let r = encode_request(Encoding::Json, "42", &exec(), 99);
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(r.header, format!("REQ 42 {}\n", r.body.len()).into_bytes());
+        assert_eq!(body["payload"], "pay\nload");
+        assert_eq!(body["env"]["A"], "1");
+        assert_eq!(body["headers"]["x-h"], "v é");
+        assert_eq!(body["timeout_ms"], 1500);
+        assert_eq!(body["deadline_ms"], 99);
+    }
+
+    #[test]
+    fn encodes_kv_requests() {
+        let r = encode_request(Encoding::Kv, "1", &exec(), 7);
+        let expected = "path 0 9\n/usr/codefile 0 8\nindex.pypayload 0 8\npay\nloadtimeout_ms 0 4\n1500\
+                        deadline_ms 0 1\n7env 1 1\nA1header 3 4\nx-hv é";
+        assert_eq!(String::from_utf8(r.body).unwrap(), expected);
+    }
+}
