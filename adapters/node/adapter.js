@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// runtime-shim adapter for Node.js 18+: serves a user's `(req, res)` function over adapter protocol 1.
+// The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
+// Standard library only, so it runs on any official node image with nothing installed.
+'use strict';
+
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const { pathToFileURL } = require('url');
+
+const HEADER_MAX = 256;
+
+function fatal(message) {
+  fs.writeSync(2, `node adapter: ${message}\n`);
+  process.exit(2);
+}
+
+// The protocol owns fds 0 and 1; this must run before anything creates process.stdout or process.stdin.
+// Node has no dup2, but opening /proc/self/fd/N gives a new descriptor on the same pipe, and open() takes the
+// lowest free number: close 1, open stderr, and it lands on 1. So console.log, native code and children with
+// inherited stdio all write to stderr. 'a', not 'w': a stdout or stderr that is a regular file is not truncated.
+let protoOut;
+try {
+  protoOut = fs.openSync('/proc/self/fd/1', 'a');
+} catch (e) {
+  fatal(`stdout must be a pipe that /proc/self/fd/1 can reopen (${e.message})`);
+}
+fs.closeSync(1);
+if (fs.openSync('/proc/self/fd/2', 'a') !== 1) fatal('could not point fd 1 at stderr');
+const protoIn = (() => {
+  let fd;
+  try {
+    fd = fs.openSync('/proc/self/fd/0', 'r');
+  } catch {
+    return 0; // a socket cannot be reopened this way: keep reading fd 0, the user's code gets no /dev/null
+  }
+  fs.closeSync(0);
+  if (fs.openSync('/dev/null', 'r') !== 0) fatal('could not point fd 0 at /dev/null');
+  return fd;
+})();
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function writeFrame(head, body = Buffer.alloc(0)) {
+  const data = Buffer.concat([Buffer.from(`${head} ${body.length}\n`, 'ascii'), body]);
+  for (let at = 0; at < data.length;) {
+    try {
+      at += fs.writeSync(protoOut, data, at); // may be partial
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: wait 1 ms for the shim to read
+    }
+  }
+}
+
+class NotFound extends Error {} // the entry file or its function is missing: a 404
+
+class Request {
+  constructor(msg) {
+    this.env = msg.env || {};
+    this.payload = typeof msg.payload === 'string' ? msg.payload : '';
+    this.headers = msg.headers || {};
+  }
+}
+
+class Response {
+  send(text, status = 200) {
+    if (typeof text === 'string') text = Buffer.from(text, 'utf8');
+    else if (text instanceof Uint8Array) text = Buffer.from(text);
+    else throw new TypeError(`res.send() takes a string or a Buffer, not ${typeof text}`);
+    this._set(status, 'text', text);
+  }
+
+  json(value, status = 200) {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`res.json() got a value with no JSON form (${typeof value})`);
+    this._set(status, 'json', Buffer.from(text, 'utf8'));
+  }
+
+  _set(status, type, body) {
+    // Checked here so that a bad status is a 500 whose stack points at the user's call.
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`status must be an integer from 200 to 599, not ${String(status)}`);
+    }
+    this.reply = { status, type, body }; // the last call wins
+  }
+}
+
+const functions = new Map(); // absolute path of the entry file -> its function; each file is loaded once
+
+async function importModule(full) {
+  const esm = () => import(pathToFileURL(full).href);
+  if (full.endsWith('.mjs')) return esm();
+  try {
+    return require(full);
+  } catch (e) {
+    if (e && e.code === 'ERR_REQUIRE_ESM') return esm(); // a .js file in a "type": "module" package
+    throw e;
+  }
+}
+
+function entryOf(mod) {
+  // module.exports = fn; exports.default = fn (TypeScript, Babel); export default fn; and import() of a
+  // CommonJS file, whose default is module.exports again.
+  for (let m = mod, depth = 0; m != null && depth < 3; m = m.default, depth++) {
+    if (typeof m === 'function') return m;
+  }
+  return null;
+}
+
+function isFile(full) {
+  try {
+    return fs.statSync(full).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function load(dir, file) {
+  if (!file) {
+    throw new NotFound(`no entry file was named for ${dir}: the request's file is empty and the image sets no APPWRITE_ENTRYPOINT_NAME`);
+  }
+  const full = path.resolve(dir, file);
+  if (functions.has(full)) return functions.get(full);
+  if (!isFile(full)) throw new NotFound(`entry file ${full} does not exist: expected a module exporting a function (req, res)`);
+  const fn = entryOf(await importModule(full)); // a throw here is a 500, and nothing is cached: the next request retries
+  if (!fn) throw new NotFound(`${full} exports no function: expected module.exports = async (req, res) => … or export default`);
+  functions.set(full, fn);
+  return fn;
+}
+
+function describe(err) {
+  // The stack is the language's own report; our frames below the user's only hide it.
+  if (err && typeof err.stack === 'string') {
+    return err.stack.split('\n').filter((line) => !line.includes(__filename)).join('\n');
+  }
+  // Something not an Error was thrown: a string as is, an object as console.log would show it.
+  return typeof err === 'object' && err !== null ? require('util').inspect(err) : String(err);
+}
+
+async function handle(id, body) {
+  try {
+    const msg = JSON.parse(body.toString('utf8'));
+    const dir = msg.path || process.env.SHIM_CODE_PATH || '/usr/code';
+    const fn = await load(dir, msg.file || '');
+    const res = new Response();
+    await fn(new Request(msg), res);
+    if (!res.reply) {
+      const message = `the function in ${path.resolve(dir, msg.file)} returned without calling res.send() or res.json()`;
+      return [`ERR ${id} 500`, Buffer.from(message)];
+    }
+    return [`RES ${id} ${res.reply.status} ${res.reply.type}`, res.reply.body];
+  } catch (err) {
+    if (err instanceof NotFound) return [`ERR ${id} 404`, Buffer.from(err.message)];
+    return [`ERR ${id} 500`, Buffer.from(describe(err))];
+  }
+}
+
+// Frames arrive in arbitrary chunks. A header is collected up to its '\n'; a body is copied into a buffer of
+// its announced size, so a large payload is not re-concatenated chunk by chunk.
+let header = Buffer.alloc(0);
+let pending = null; // { id, body, filled } while a body is incomplete
+const queue = [];
+let busy = false;
+let ended = false;
+
+function startFrame(line) {
+  const tokens = line.toString('latin1').slice(0, -1).split(' ');
+  const length = tokens[tokens.length - 1];
+  if (tokens[0] !== 'REQ' || tokens.length < 3 || !/^[A-Za-z0-9._-]{1,64}$/.test(tokens[1]) || !/^(0|[1-9][0-9]*)$/.test(length)) {
+    fatal(`bad request header: ${JSON.stringify(line.toString('latin1'))}`);
+  }
+  return { id: tokens[1], body: Buffer.allocUnsafe(Number(length)), filled: 0 };
+}
+
+function onData(chunk) {
+  let at = 0;
+  for (;;) {
+    if (pending === null) {
+      if (at === chunk.length) break;
+      const nl = chunk.indexOf(10, at);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      header = Buffer.concat([header, chunk.subarray(at, end)]);
+      at = end;
+      if (header.length > HEADER_MAX) fatal(`a request header is longer than ${HEADER_MAX} bytes`);
+      if (nl === -1) break;
+      pending = startFrame(header);
+      header = Buffer.alloc(0);
+    }
+    const n = Math.min(pending.body.length - pending.filled, chunk.length - at);
+    chunk.copy(pending.body, pending.filled, at, at + n);
+    pending.filled += n;
+    at += n;
+    if (pending.filled < pending.body.length) break;
+    queue.push(pending);
+    pending = null;
+  }
+  drain();
+}
+
+async function drain() {
+  if (busy) return; // one request at a time: the rest wait in the queue
+  busy = true;
+  while (queue.length) {
+    const { id, body } = queue.shift();
+    writeFrame(...(await handle(id, body)));
+  }
+  busy = false;
+  if (ended) finish();
+}
+
+function finish() {
+  if (pending || header.length) fatal('input ended inside a frame');
+  process.exit(0); // explicitly: timers or sockets the user's code left open must not keep us alive
+}
+
+function openInput(fd) {
+  // A pipe read through libuv's event loop does not hold a threadpool thread while idle, as fs reads would.
+  try {
+    return new net.Socket({ fd, readable: true, writable: false });
+  } catch {
+    return fs.createReadStream(null, { fd }); // a regular file (tests): no pipe handle for it
+  }
+}
+
+(async () => {
+  const { SHIM_CODE_PATH: dir, SHIM_ENTRYPOINT: entry } = process.env;
+  if (dir && entry && isFile(path.resolve(dir, entry))) {
+    await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
+  }
+  writeFrame('READY 1 json', Buffer.from(`node ${process.versions.node}`));
+  const input = openInput(protoIn);
+  input.on('data', onData);
+  input.on('end', () => {
+    ended = true;
+    if (!busy) finish();
+  });
+  input.on('error', (e) => fatal(`reading requests: ${e.message}`));
+})();

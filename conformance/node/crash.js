@@ -1,0 +1,3 @@
+module.exports = async (req, res) => {
+  process.exit(3);
+};

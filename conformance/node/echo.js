@@ -1,0 +1,4 @@
+// A plain (not async) function.
+module.exports = function (req, res) {
+  res.json({ env: req.env, payload: req.payload, headers: req.headers });
+};

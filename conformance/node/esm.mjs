@@ -1,0 +1,3 @@
+export default async function (req, res) {
+  return res.json({ esm: true, payload: req.payload });
+}

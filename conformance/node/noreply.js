@@ -1,0 +1,3 @@
+module.exports = async (req, res) => {
+  return { 'this is': 'not a reply' };
+};

@@ -1,0 +1,1 @@
+module.exports = async (req, res) => res.send(`héllo wörld ✓ ${req.payload}`, 201);

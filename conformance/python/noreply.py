@@ -1,0 +1,2 @@
+def main(req, res):
+    return {"this is": "not a reply"}

@@ -1,0 +1,2 @@
+def main(req, res):
+    res.json({"normal": "Hello World!", "env1": req.env.get("ENV1"), "payload": req.payload})

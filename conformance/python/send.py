@@ -1,0 +1,2 @@
+def main(req, res):
+    res.send("héllo wörld ✓ " + req.payload, 201)

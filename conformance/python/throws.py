@@ -1,0 +1,7 @@
+def inner_helper():
+    raise RuntimeError("boom from user code")
+
+
+def main(req, res):
+    inner_helper()
+    res.send("unreachable")

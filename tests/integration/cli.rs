@@ -1,0 +1,127 @@
+//! The command line: help, version, and configuration errors that name their variable.
+
+use std::time::Duration;
+
+use crate::util::*;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let child = spawn_raw(args, env);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_describes_every_command_and_setting() {
+    let (code, out, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for word in [
+        "serve",
+        "dev <folder>",
+        "--version",
+        "APPWRITE_INTERNAL_RUNTIME_KEY",
+        "SHIM_ADAPTER",
+        "SHIM_WORKERS",
+        "SHIM_QUEUE",
+        "SHIM_MAX_BODY",
+        "SHIM_LOG_FORMAT",
+        "Exit status",
+    ] {
+        assert!(out.contains(word), "--help lacks {word}");
+    }
+    let (code, out, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!("runtime-shim {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn no_key_refuses_to_start() {
+    let (code, _, err) = run(&[], &[("SHIM_ADAPTER", "python")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("APPWRITE_INTERNAL_RUNTIME_KEY"), "{err}");
+    assert!(err.contains("dev"), "{err}");
+}
+
+#[test]
+fn bad_values_are_errors_naming_the_variable() {
+    for (var, value) in [
+        ("SHIM_PORT", "99999"),
+        ("SHIM_WORKERS", "zero"),
+        ("SHIM_QUEUE", "-3"),
+        ("SHIM_MAX_BODY", "20MB"),
+        ("SHIM_DEFAULT_TIMEOUT", "-1"),
+        ("SHIM_LOG_FORMAT", "yaml"),
+        ("SHIM_ADAPTER", "cobol"),
+    ] {
+        let (code, _, err) = run(
+            &[],
+            &[
+                ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+                ("SHIM_ADAPTER", "python"),
+                (var, value),
+            ],
+        );
+        assert_eq!(code, 2, "{var}={value}: {err}");
+        assert!(err.contains(var) && err.contains(value), "{err}");
+    }
+}
+
+#[test]
+fn unknown_commands_and_busy_ports_fail_clearly() {
+    let (code, _, err) = run(&["launch"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command"), "{err}");
+    let shim = Shim::fixture("echo", &[]);
+    let port = shim.addr.port().to_string();
+    let adapter = fixture_adapter();
+    let (code, _, err) = run(
+        &[],
+        &[
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_ADAPTER", &adapter),
+            ("SHIM_HOST", "127.0.0.1"),
+            ("SHIM_PORT", &port),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot listen on 127.0.0.1"), "{err}");
+}
+
+#[test]
+fn logs_are_pretty_text_by_default() {
+    use std::io::{BufRead, BufReader};
+    let adapter = fixture_adapter();
+    let mut child = spawn_raw(
+        &[],
+        &[
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_ADAPTER", &adapter),
+            ("SHIM_HOST", "127.0.0.1"),
+            ("SHIM_PORT", "0"),
+            ("SHIM_WORKERS", "1"),
+        ],
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = wait_for(Duration::from_secs(10), "the listening line", || {
+        lines
+            .next()
+            .and_then(Result::ok)
+            .filter(|l| l.contains("listening"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.contains("INFO") && line.contains("addr=127.0.0.1:"),
+        "{line}"
+    );
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&line).is_err(),
+        "{line}"
+    );
+}

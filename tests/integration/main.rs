@@ -1,0 +1,8 @@
+//! One integration-test binary: every test drives the real `runtime-shim` executable.
+
+mod cli;
+mod executor;
+mod faults;
+mod languages;
+mod lifecycle;
+mod util;
