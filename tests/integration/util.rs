@@ -53,9 +53,16 @@ pub struct Shim {
     stdout: Arc<Mutex<String>>,
 }
 
+/// The binary under test: the one cargo built, or `SHIM_TEST_BIN` (the static release build, in CI).
+pub fn binary() -> PathBuf {
+    std::env::var_os("SHIM_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_runtime-shim")))
+}
+
 /// Starts the binary with `args` and exactly `env` (plus PATH and HOME, so interpreters are found).
 pub fn spawn_raw(args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runtime-shim"));
+    let mut cmd = Command::new(binary());
     cmd.args(args)
         .env_clear()
         .stdin(Stdio::null())
