@@ -103,9 +103,24 @@ pub fn resolve(
     })
 }
 
+/// Finds `<folder>/<name>/` shipped with the binary (e.g. `conformance/python`), like the bundled adapters.
+pub fn find_shipped(folder: &str, name: &str) -> Option<PathBuf> {
+    shipped_dirs(folder)
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|d| d.is_dir())
+}
+
 /// Folders that may hold `adapters/<name>/`, most specific first.
 fn search_dirs(first: Option<&str>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = first.map(PathBuf::from).into_iter().collect();
+    dirs.extend(shipped_dirs("adapters"));
+    dirs
+}
+
+/// Where a folder shipped with the binary may be: next to it, up the tree from it, or installed.
+fn shipped_dirs(folder: &str) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.canonicalize().ok())
@@ -114,11 +129,11 @@ fn search_dirs(first: Option<&str>) -> Vec<PathBuf> {
         // Next to the binary (an image's /opt/runtime-shim/{runtime-shim,adapters}), then up the tree: a
         // checkout's target/release, target/debug/deps or target/<triple>/release all sit below the repo.
         for ancestor in exe_dir.ancestors().take(5) {
-            dirs.push(ancestor.join("adapters"));
+            dirs.push(ancestor.join(folder));
         }
     }
-    dirs.push(PathBuf::from("/usr/local/lib/runtime-shim/adapters"));
-    dirs.push(PathBuf::from("/usr/lib/runtime-shim/adapters"));
+    dirs.push(Path::new("/usr/local/lib/runtime-shim").join(folder));
+    dirs.push(Path::new("/usr/lib/runtime-shim").join(folder));
     dirs
 }
 

@@ -20,6 +20,11 @@ Usage:
       entry file (index.py, index.js, …), the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random one, the
       address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT say otherwise. Prints a curl line to try it.
 
+  runtime-shim conformance <adapter> [--functions DIR] [--interpreter CMD] [--json]
+      Run the standard conformance cases against an adapter (a bundled name or the path of an executable)
+      through a real shim, with the language's case functions (conformance/<adapter>/ by default). Prints a
+      pass/fail table with each failure's reason; exits 1 if any case fails.
+
   runtime-shim --help | -h      This text.
   runtime-shim --version | -V   The version.
 
@@ -55,6 +60,7 @@ pub enum Command {
         file: Option<String>,
         listen: Listen,
     },
+    Conformance(crate::conformance::Options),
     Help,
     Version,
 }
@@ -72,6 +78,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut folder: Option<PathBuf> = None;
     let mut file = None;
     let mut listen = Listen::default();
+    let mut functions: Option<PathBuf> = None;
+    let mut interpreter: Option<String> = None;
+    let mut json = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -103,10 +112,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                         .map_err(|_| "--file must be UTF-8")?,
                 );
             }
+            Long("functions") if command.as_deref() == Some("conformance") => {
+                functions = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?));
+            }
+            Long("interpreter") if command.as_deref() == Some("conformance") => {
+                interpreter = Some(
+                    parser
+                        .value()
+                        .map_err(|e| e.to_string())?
+                        .string()
+                        .map_err(|_| "--interpreter must be UTF-8")?,
+                );
+            }
+            Long("json") if command.as_deref() == Some("conformance") => json = true,
             Value(v) if command.is_none() => {
                 let name = v.string().map_err(|_| "unknown command")?;
                 match name.as_str() {
-                    "serve" | "dev" => command = Some(name),
+                    "serve" | "dev" | "conformance" => command = Some(name),
                     "help" => return Ok(Command::Help),
                     other => {
                         return Err(format!(
@@ -115,7 +137,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     }
                 }
             }
-            Value(v) if command.as_deref() == Some("dev") && folder.is_none() => {
+            Value(v)
+                if matches!(command.as_deref(), Some("dev" | "conformance"))
+                    && folder.is_none() =>
+            {
                 folder = Some(PathBuf::from(v));
             }
             other => return Err(other.unexpected().to_string()),
@@ -123,6 +148,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     }
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
+        Some("conformance") => Ok(Command::Conformance(crate::conformance::Options {
+            adapter: folder
+                .ok_or("conformance needs an adapter: runtime-shim conformance <name or path>")?
+                .to_string_lossy()
+                .into_owned(),
+            functions,
+            interpreter,
+            json,
+        })),
         Some(_) => Ok(Command::Dev {
             folder: folder.ok_or("dev needs a folder: runtime-shim dev <folder>")?,
             file,
@@ -163,5 +197,18 @@ mod tests {
         assert!(p(&["launch"]).unwrap_err().contains("unknown command"));
         assert!(p(&["--port", "x"]).unwrap_err().contains("--port"));
         assert!(p(&["serve", "--file", "x"]).is_err());
+        match p(&["conformance", "ruby", "--functions", "f", "--json"]) {
+            Ok(Command::Conformance(o)) => {
+                assert_eq!(o.adapter, "ruby");
+                assert_eq!(o.functions, Some(PathBuf::from("f")));
+                assert!(o.json);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            p(&["conformance"])
+                .unwrap_err()
+                .contains("needs an adapter")
+        );
     }
 }

@@ -16,11 +16,13 @@
 //! - [`shutdown`] — SIGTERM / SIGINT.
 //! - [`telemetry`] — logging.
 //! - [`dev`] — `runtime-shim dev <folder>`.
+//! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 
 pub mod adapters;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod dev;
 pub mod error;
 pub mod handler;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use runtime_shim::cli::{self, Command, Listen};
 use runtime_shim::config::{Config, KeyPolicy, Overrides, ProcessEnv};
-use runtime_shim::{dev, shutdown, telemetry};
+use runtime_shim::{conformance, dev, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1)) {
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             println!("runtime-shim {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Command::Conformance(options) => return conformance(&options),
         Command::Serve(listen) => (
             KeyPolicy::Required,
             with_listen(Overrides::default(), &listen),
@@ -98,6 +99,27 @@ fn main() -> ExitCode {
             tracing::error!("{e}");
             eprintln!("runtime-shim: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn conformance(options: &conformance::Options) -> ExitCode {
+    match conformance::run(options) {
+        Ok(outcomes) => {
+            if options.json {
+                println!("{}", conformance::json_report(&options.adapter, &outcomes));
+            } else {
+                print!("{}", conformance::table(&options.adapter, &outcomes));
+            }
+            if outcomes.iter().all(|o| o.failure.is_none()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("runtime-shim conformance: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `runtime-shim` executable.
 
 mod cli;
+mod conformance;
 mod executor;
 mod faults;
 mod languages;

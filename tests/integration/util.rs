@@ -1,15 +1,17 @@
 //! The harness: starts the real `runtime-shim` binary on port 0 with a scrubbed environment, finds its address
 //! in its JSON log, and talks plain HTTP/1.1 to it. Every wait is a bounded poll.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use runtime_shim::conformance::client;
 use serde_json::Value;
+
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const KEY: &str = "test-key-0123456789";
 
@@ -189,7 +191,7 @@ impl Shim {
     }
 
     pub fn get(&self, path: &str) -> Resp {
-        self.raw(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        Resp(client::get(self.addr, path, READ_TIMEOUT).expect("GET"))
     }
 
     /// POST / with the right key.
@@ -201,30 +203,12 @@ impl Shim {
     }
 
     pub fn post_with(&self, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        let mut req = format!(
-            "POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(body);
-        self.raw(&bytes)
+        Resp(client::post(self.addr, headers, body, READ_TIMEOUT).expect("POST"))
     }
 
     /// Sends raw bytes and reads the response until the server closes the connection.
     pub fn raw(&self, request: &[u8]) -> Resp {
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        // The server may answer and close before reading everything (413); a failed write is fine then.
-        let _ = stream.write_all(request);
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        Resp::parse(&raw)
+        Resp(client::raw(self.addr, request, READ_TIMEOUT).expect("request"))
     }
 
     /// Waits for the process to exit by itself.
@@ -242,51 +226,21 @@ impl Drop for Shim {
     }
 }
 
+/// A response, with the assertions tests make on it.
 #[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: Vec<u8>,
+pub struct Resp(pub client::Response);
+
+impl std::ops::Deref for Resp {
+    type Target = client::Response;
+    fn deref(&self) -> &client::Response {
+        &self.0
+    }
 }
 
 impl Resp {
-    fn parse(raw: &[u8]) -> Resp {
-        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-            return Resp {
-                status: 0,
-                headers: HashMap::new(),
-                body: raw.to_vec(),
-            };
-        };
-        let head = String::from_utf8_lossy(&raw[..split]);
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        Resp {
-            status,
-            headers,
-            body: raw[split + 4..].to_vec(),
-        }
-    }
-
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
     }
 
     /// Asserts the error schema: status = code, JSON content type, the kind header; returns the message.
