@@ -7,28 +7,51 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// A bundled adapter: its name, the file in `adapters/<name>/`, the interpreter that runs it, the entry
-/// files it serves (for guessing the adapter from `APPWRITE_ENTRYPOINT_NAME` and for `dev`).
+/// A bundled adapter: its name, its file under `adapters/`, the interpreter that runs it (with arguments
+/// before the file), the entry files it serves (for guessing the adapter from `APPWRITE_ENTRYPOINT_NAME` and for
+/// `dev`).
 pub struct Bundled {
     pub name: &'static str,
     pub file: &'static str,
     pub interpreter: &'static str,
+    pub args: &'static [&'static str],
     pub extensions: &'static [&'static str],
 }
 
+const fn bundled(
+    name: &'static str,
+    file: &'static str,
+    interpreter: &'static str,
+    args: &'static [&'static str],
+    extensions: &'static [&'static str],
+) -> Bundled {
+    Bundled {
+        name,
+        file,
+        interpreter,
+        args,
+        extensions,
+    }
+}
+
+/// Bun runs the node adapter (`adapters/bun/` holds only its notes) and has no extension of its own: `.js` and `.ts` go to node and deno unless
+/// `SHIM_ADAPTER=bun` says otherwise.
 pub const BUNDLED: &[Bundled] = &[
-    Bundled {
-        name: "python",
-        file: "adapter.py",
-        interpreter: "python3",
-        extensions: &["py"],
-    },
-    Bundled {
-        name: "node",
-        file: "adapter.js",
-        interpreter: "node",
-        extensions: &["js", "mjs", "cjs"],
-    },
+    bundled("python", "python/adapter.py", "python3", &[], &["py"]),
+    bundled(
+        "node",
+        "node/adapter.js",
+        "node",
+        &[],
+        &["js", "mjs", "cjs"],
+    ),
+    bundled("php", "php/adapter.php", "php", &[], &["php"]),
+    bundled("ruby", "ruby/adapter.rb", "ruby", &[], &["rb"]),
+    bundled("perl", "perl/adapter.pl", "perl", &[], &["pl"]),
+    bundled("lua", "lua/adapter.lua", "lua5.4", &[], &["lua"]),
+    bundled("bash", "bash/adapter.sh", "bash", &[], &["sh", "bash"]),
+    bundled("deno", "deno/adapter.ts", "deno", &["run", "-A"], &["ts"]),
+    bundled("bun", "node/adapter.js", "bun", &[], &[]),
 ];
 
 /// The command that starts one adapter process.
@@ -82,12 +105,11 @@ pub fn resolve(
     let searched = search_dirs(adapters_dir);
     let file = searched
         .iter()
-        .map(|dir| dir.join(bundled.name).join(bundled.file))
+        .map(|dir| dir.join(bundled.file))
         .find(|p| p.is_file())
         .ok_or_else(|| {
             format!(
-                "names the bundled adapter {value:?}, but {}/{} was found in none of: {}",
-                bundled.name,
+                "names the bundled adapter {value:?}, but {} was found in none of: {}",
                 bundled.file,
                 searched
                     .iter()
@@ -96,10 +118,12 @@ pub fn resolve(
                     .join(", ")
             )
         })?;
+    let mut args: Vec<OsString> = bundled.args.iter().map(OsString::from).collect();
+    args.push(file.into_os_string());
     Ok(Launch {
         name: bundled.name.to_string(),
         program: interpreter.unwrap_or(bundled.interpreter).into(),
-        args: vec![file.into_os_string()],
+        args,
     })
 }
 
@@ -152,7 +176,9 @@ mod tests {
         assert_eq!(for_entry_file("index.py"), Some("python"));
         assert_eq!(for_entry_file("src/main.mjs"), Some("node"));
         assert_eq!(for_entry_file("index.js"), Some("node"));
-        assert_eq!(for_entry_file("index.rb"), None);
+        assert_eq!(for_entry_file("index.rb"), Some("ruby"));
+        assert_eq!(for_entry_file("index.ts"), Some("deno"));
+        assert_eq!(for_entry_file("index.cob"), None);
         assert_eq!(for_entry_file("Makefile"), None);
     }
 
@@ -165,7 +191,7 @@ mod tests {
         std::fs::remove_file(&plain).unwrap();
         assert!(err.contains("not an executable"), "{err}");
         let err = resolve("cobol", None, None).unwrap_err();
-        assert!(err.contains("python, node"), "{err}");
+        assert!(err.contains("python, node, php"), "{err}");
     }
 
     #[test]
@@ -173,5 +199,9 @@ mod tests {
         let launch = resolve("python", Some("/usr/bin/python3"), None).unwrap();
         assert_eq!(launch.program, OsString::from("/usr/bin/python3"));
         assert!(Path::new(&launch.args[0]).ends_with("adapters/python/adapter.py"));
+        for b in BUNDLED {
+            let launch = resolve(b.name, None, None).unwrap();
+            assert_eq!(launch.args.len(), b.args.len() + 1, "{}", b.name);
+        }
     }
 }

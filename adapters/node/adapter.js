@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// runtime-shim adapter for Node.js 18+: serves a user's `(req, res)` function over adapter protocol 1.
+// runtime-shim adapter for Node.js 18+ and Bun 1.x: serves a user's `(req, res)` function over adapter protocol 1.
 // The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
 // Standard library only, so it runs on any official node image with nothing installed.
 'use strict';
@@ -90,7 +90,7 @@ const functions = new Map(); // absolute path of the entry file -> its function;
 
 async function importModule(full) {
   const esm = () => import(pathToFileURL(full).href);
-  if (full.endsWith('.mjs')) return esm();
+  if (full.endsWith('.mjs') || process.versions.bun) return esm(); // Bun imports CommonJS, ESM and TypeScript alike
   try {
     return require(full);
   } catch (e) {
@@ -216,11 +216,13 @@ function finish() {
 
 function openInput(fd) {
   // A pipe read through libuv's event loop does not hold a threadpool thread while idle, as fs reads would.
-  try {
-    return new net.Socket({ fd, readable: true, writable: false });
-  } catch {
-    return fs.createReadStream(null, { fd }); // a regular file (tests): no pipe handle for it
+  // Bun's net.Socket cannot read a pipe by fd, and a regular file (tests) has no pipe handle: both stream it.
+  if (!process.versions.bun) {
+    try {
+      return new net.Socket({ fd, readable: true, writable: false });
+    } catch {}
   }
+  return fs.createReadStream(null, { fd });
 }
 
 (async () => {
@@ -228,7 +230,8 @@ function openInput(fd) {
   if (dir && entry && isFile(path.resolve(dir, entry))) {
     await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
   }
-  writeFrame('READY 1 json', Buffer.from(`node ${process.versions.node}`));
+  const runtime = process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`;
+  writeFrame('READY 1 json', Buffer.from(runtime));
   const input = openInput(protoIn);
   input.on('data', onData);
   input.on('end', () => {

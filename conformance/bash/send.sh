@@ -1,0 +1,3 @@
+main() {
+  res_send "héllo wörld ✓ $REQ_PAYLOAD" 201
+}

@@ -1,0 +1,4 @@
+main() {
+  sleep "${REQ_PAYLOAD:-30}"
+  res_send woke
+}

@@ -1,0 +1,3 @@
+export default async function (req: any, res: any) {
+  Deno.exit(3);
+}

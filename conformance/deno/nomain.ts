@@ -1,0 +1,2 @@
+// Loads fine, but exports no function: the adapter answers 404.
+export const notAFunction = 1;

@@ -1,0 +1,3 @@
+return function(req, res)
+  os.exit(3)
+end

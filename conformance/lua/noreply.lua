@@ -1,0 +1,3 @@
+return function(req, res)
+  return { ['this is'] = 'not a reply' }
+end

@@ -1,0 +1,3 @@
+return function(req, res)
+  res:json({ normal = 'Hello World!', env1 = req.env.ENV1 or res.null, payload = req.payload })
+end

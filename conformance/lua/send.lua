@@ -1,0 +1,3 @@
+return function(req, res)
+  res:send('héllo wörld ✓ ' .. req.payload, 201)
+end

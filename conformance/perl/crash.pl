@@ -1,0 +1,5 @@
+use POSIX ();
+
+sub main {
+    POSIX::_exit(3);
+}

@@ -1,0 +1,4 @@
+sub main {
+    my ($req, $res) = @_;
+    $res->json({ env => $req->{env}, payload => $req->{payload}, headers => $req->{headers} });
+}

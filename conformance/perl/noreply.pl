@@ -1,0 +1,4 @@
+sub main {
+    my ($req, $res) = @_;
+    return { 'this is' => 'not a reply' };
+}

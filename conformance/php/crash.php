@@ -1,0 +1,4 @@
+<?php
+return function ($req, $res) {
+    exit(3);
+};

@@ -1,0 +1,6 @@
+<?php
+// Loads fine, but returns no function: the adapter answers 404.
+function handler($req, $res)
+{
+    $res->send('never called');
+}

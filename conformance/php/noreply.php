@@ -1,0 +1,4 @@
+<?php
+return function ($req, $res) {
+    return ['this is' => 'not a reply'];
+};

@@ -1,0 +1,2 @@
+<?php
+return fn ($req, $res) => $res->send("héllo wörld ✓ {$req->payload}", 201);

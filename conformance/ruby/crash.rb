@@ -1,0 +1,3 @@
+def main(req, res)
+  exit!(3)
+end

@@ -1,0 +1,3 @@
+def main(req, res)
+  res.json({ env: req.env, payload: req.payload, headers: req.headers })
+end

@@ -1,0 +1,3 @@
+def main(req, res)
+  { 'this is' => 'not a reply' }
+end

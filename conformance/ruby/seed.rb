@@ -1,0 +1,3 @@
+def main(req, res)
+  res.json({ normal: 'Hello World!', env1: req.env['ENV1'], payload: req.payload })
+end
