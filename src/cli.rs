@@ -32,7 +32,8 @@ Environment (serve and dev):
   APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
-  SHIM_ADAPTER                   bundled adapter name (python, node) or path of an adapter executable
+  SHIM_ADAPTER                   bundled adapter (python, node, php, ruby, perl, lua, bash, deno, bun)
+                                 or path of an adapter executable
                                  [guessed from the entry file]
   SHIM_WORKERS                   adapter processes kept warm         [number of CPUs]
   SHIM_QUEUE                     requests that may wait for a worker [64 per worker]
@@ -44,7 +45,9 @@ Environment (serve and dev):
   SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
   SHIM_CODE_PATH                 default code folder                 [/usr/code]
-  SHIM_INTERPRETER               interpreter for a bundled adapter   [python3, node]
+  SHIM_INTERPRETER               interpreter for a bundled adapter   [python3, node, php, …]
+  SHIM_NATIVE_LIB                shared library exporting the native ABI (instead of SHIM_ADAPTER)
+  SHIM_NATIVE_WORKER             the native path's worker program    [runtime-shim-native beside a static binary]
   SHIM_ADAPTERS_DIR              where bundled adapters live         [found next to the binary]
   SHIM_LOG                       log filter: info, debug, warn,function=info … [info]
   SHIM_LOG_FORMAT                pretty or json                      [pretty]
@@ -61,6 +64,11 @@ pub enum Command {
         listen: Listen,
     },
     Conformance(crate::conformance::Options),
+    /// The native path's worker role (not for people: the shim starts it).
+    NativeWorker {
+        lib: String,
+        check: bool,
+    },
     Help,
     Version,
 }
@@ -73,6 +81,23 @@ pub struct Listen {
 }
 
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args
+        .first()
+        .is_some_and(|a| a == crate::native::WORKER_COMMAND)
+    {
+        return match &args[1..] {
+            [flag, lib] if flag == "--check" => Ok(Command::NativeWorker {
+                lib: lib.to_string_lossy().into_owned(),
+                check: true,
+            }),
+            [lib] => Ok(Command::NativeWorker {
+                lib: lib.to_string_lossy().into_owned(),
+                check: false,
+            }),
+            _ => Err("native-worker takes [--check] <library>".into()),
+        };
+    }
     let mut parser = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
     let mut folder: Option<PathBuf> = None;

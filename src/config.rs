@@ -186,37 +186,44 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_CODE_PATH.to_string()),
         };
 
-        if env.var("SHIM_NATIVE_LIB")?.is_some_and(|v| !v.is_empty()) {
-            return Err(ConfigError::new(
-                "SHIM_NATIVE_LIB",
-                "is set, but this build of runtime-shim has no native-library support; \
-                 use SHIM_ADAPTER",
-            ));
-        }
+        let native_lib = env.var("SHIM_NATIVE_LIB")?.filter(|v| !v.is_empty());
         let interpreter = env.var("SHIM_INTERPRETER")?.filter(|v| !v.is_empty());
         let adapter = match overrides.adapter {
-            Some(a) => a,
-            None => match env.var("SHIM_ADAPTER")?.filter(|v| !v.is_empty()) {
-                Some(a) => a,
-                None => entrypoint
-                    .as_deref()
-                    .and_then(adapters::for_entry_file)
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            "SHIM_ADAPTER",
-                            format!(
-                                "is not set and cannot be guessed from the entry file; set it to \
-                                 one of {} or to the path of an adapter executable",
-                                adapters::bundled_names().join(", ")
-                            ),
-                        )
-                    })?,
-            },
+            Some(a) => Some(a),
+            None => env.var("SHIM_ADAPTER")?.filter(|v| !v.is_empty()),
         };
-        let adapters_dir = env.var("SHIM_ADAPTERS_DIR")?.filter(|v| !v.is_empty());
-        let launch = adapters::resolve(&adapter, interpreter.as_deref(), adapters_dir.as_deref())
-            .map_err(|problem| ConfigError::new("SHIM_ADAPTER", problem))?;
+        let launch = match (native_lib, adapter) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "SHIM_NATIVE_LIB",
+                    "and SHIM_ADAPTER are both set; set one of them",
+                ));
+            }
+            (Some(lib), None) => native_launch(&lib, env)?,
+            (None, adapter) => {
+                let adapter = match adapter {
+                    Some(a) => a,
+                    None => entrypoint
+                        .as_deref()
+                        .and_then(adapters::for_entry_file)
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                "SHIM_ADAPTER",
+                                format!(
+                                    "is not set and cannot be guessed from the entry file; set it to \
+                                     one of {} or to the path of an adapter executable \
+                                     (or SHIM_NATIVE_LIB to a shared library)",
+                                    adapters::bundled_names().join(", ")
+                                ),
+                            )
+                        })?,
+                };
+                let adapters_dir = env.var("SHIM_ADAPTERS_DIR")?.filter(|v| !v.is_empty());
+                adapters::resolve(&adapter, interpreter.as_deref(), adapters_dir.as_deref())
+                    .map_err(|problem| ConfigError::new("SHIM_ADAPTER", problem))?
+            }
+        };
 
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = parse_or(env, "SHIM_WORKERS", cpus, |v| positive_int(v, 1024))?;
@@ -314,6 +321,62 @@ impl Config {
         p.is_dir().then_some(p)
     }
 }
+
+/// The native path's worker: this program re-executed in its worker role.
+///
+/// A statically linked glibc program cannot host shared libraries that use thread-local storage (every Rust
+/// library does: `__tls_get_addr` has no thread control block to work with), so the static release binary
+/// hands the role to its dynamically linked twin, `runtime-shim-native`, shipped next to it (`make static`
+/// builds both), or to `SHIM_NATIVE_WORKER`. A dynamically linked build is its own worker.
+fn native_launch(lib: &str, env: &dyn Env) -> Result<Launch, ConfigError> {
+    let path = std::path::Path::new(lib);
+    if !path.is_file() {
+        return Err(ConfigError::new(
+            "SHIM_NATIVE_LIB",
+            format!("names {lib:?}, which is not a file"),
+        ));
+    }
+    let lib = path
+        .canonicalize()
+        .map_err(|e| ConfigError::new("SHIM_NATIVE_LIB", format!("names {lib:?}: {e}")))?;
+    let worker = match env.var("SHIM_NATIVE_WORKER")?.filter(|v| !v.is_empty()) {
+        Some(w) => {
+            adapters::resolve(&w, None, None)
+                .map_err(|p| ConfigError::new("SHIM_NATIVE_WORKER", p))?
+                .program
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(|e| {
+                ConfigError::new("SHIM_NATIVE_LIB", format!("cannot find this binary: {e}"))
+            })?;
+            if cfg!(target_feature = "crt-static") {
+                let twin = exe.with_file_name(NATIVE_WORKER_BINARY);
+                if adapters::resolve(&twin.to_string_lossy(), None, None).is_err() {
+                    return Err(ConfigError::new(
+                        "SHIM_NATIVE_LIB",
+                        format!(
+                            "needs {}: this runtime-shim is statically linked and cannot load shared \
+                             libraries itself; put its dynamically linked twin there (`make static` \
+                             builds both) or set SHIM_NATIVE_WORKER",
+                            twin.display()
+                        ),
+                    ));
+                }
+                twin.into_os_string()
+            } else {
+                exe.into_os_string()
+            }
+        }
+    };
+    Ok(Launch {
+        name: format!("native {}", lib.display()),
+        program: worker,
+        args: vec![crate::native::WORKER_COMMAND.into(), lib.into_os_string()],
+    })
+}
+
+/// The dynamically linked build that serves the native path next to a static binary.
+pub const NATIVE_WORKER_BINARY: &str = "runtime-shim-native";
 
 /// True for variables that must not be passed on to adapters.
 pub fn is_scrubbed(name: &str) -> bool {
@@ -481,9 +544,22 @@ mod tests {
     }
 
     #[test]
-    fn native_lib_is_refused_clearly() {
+    fn native_lib_must_exist_and_excludes_an_adapter() {
         let err = load(&[("SHIM_NATIVE_LIB", "/x.so")]).unwrap_err();
         assert_eq!(err.variable, "SHIM_NATIVE_LIB");
+        assert!(err.problem.contains("both set"), "{err}");
+        let e = env(&[
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_NATIVE_LIB", "/no/such.so"),
+        ]);
+        let err = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap_err();
+        assert!(err.problem.contains("not a file"), "{err}");
+        let e = env(&[
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
+            ("SHIM_NATIVE_LIB", "/bin/sh"),
+        ]);
+        let c = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap();
+        assert_eq!(c.launch.args[0], "native-worker");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - [`process`] — the only code that spawns, signals and reaps processes.
 //! - [`shutdown`] — SIGTERM / SIGINT.
 //! - [`telemetry`] — logging.
+//! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 
@@ -26,6 +27,7 @@ pub mod conformance;
 pub mod dev;
 pub mod error;
 pub mod handler;
+pub mod native;
 pub mod pool;
 pub mod process;
 pub mod protocol;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use runtime_shim::cli::{self, Command, Listen};
 use runtime_shim::config::{Config, KeyPolicy, Overrides, ProcessEnv};
-use runtime_shim::{conformance, dev, shutdown, telemetry};
+use runtime_shim::{conformance, dev, native, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1)) {
@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Conformance(options) => return conformance(&options),
+        Command::NativeWorker { lib, check } => {
+            return if check {
+                native::check(&lib)
+            } else {
+                native::worker(&lib)
+            };
+        }
         Command::Serve(listen) => (
             KeyPolicy::Required,
             with_listen(Overrides::default(), &listen),
@@ -54,6 +61,18 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log, config.log_format);
+    if config
+        .launch
+        .args
+        .first()
+        .is_some_and(|a| a == native::WORKER_COMMAND)
+    {
+        let lib = config.launch.args[1].to_string_lossy().into_owned();
+        if let Err(e) = native::preflight(std::path::Path::new(&config.launch.program), &lib) {
+            eprintln!("runtime-shim: configuration error: SHIM_NATIVE_LIB: {e}");
+            return ExitCode::from(2);
+        }
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

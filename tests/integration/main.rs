@@ -6,4 +6,5 @@ mod executor;
 mod faults;
 mod languages;
 mod lifecycle;
+mod native;
 mod util;

@@ -1,0 +1,346 @@
+//! The native path: a function built as a shared library (`SHIM_NATIVE_LIB`, ABI in
+//! `adapters/native/runtime_shim.h`), served by the shim binary itself re-executed as a worker
+//! (`runtime-shim native-worker <lib>`).
+//!
+//! The worker is an ordinary adapter to the pool — same handshake, frames, timeouts and group kills — so a
+//! segfault or an endless loop in the library costs one request and one worker, and the server never loads
+//! user code. Between the shim and the worker the request travels in the `kv` encoding; into the library it
+//! goes as C structs of byte strings: no JSON on the way.
+
+use std::ffi::c_void;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use runtime_shim_native::abi;
+
+/// The hidden subcommand that runs a worker.
+pub const WORKER_COMMAND: &str = "native-worker";
+
+/// What went wrong loading a library: the message names the library and, where it applies, the symbol.
+pub fn load_error(lib: &str, e: impl std::fmt::Display) -> String {
+    format!("native library {lib}: {e}")
+}
+
+/// A loaded, checked library.
+struct Library {
+    _lib: libloading::Library,
+    handle: abi::HandleFn,
+}
+
+fn load(path: &str) -> Result<Library, String> {
+    if !Path::new(path).is_file() {
+        return Err(load_error(path, "no such file"));
+    }
+    // SAFETY: loading runs the library's initializers, i.e. user code; that is why this happens only in the
+    // isolated worker process, never in the server.
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| load_error(path, e))?;
+    // SAFETY: the symbols are declared with the ABI's C signatures (runtime_shim.h); a library exporting
+    // something else under these names breaks its own contract.
+    unsafe {
+        let version: libloading::Symbol<abi::VersionFn> =
+            lib.get(abi::VERSION_SYMBOL).map_err(|_| {
+                load_error(
+                    path,
+                    "missing symbol rshim_abi_version (is it built against runtime_shim.h?)",
+                )
+            })?;
+        let found = version();
+        if found != abi::VERSION {
+            return Err(load_error(
+                path,
+                format!(
+                    "rshim_abi_version() is {found}; this shim speaks native ABI {}",
+                    abi::VERSION
+                ),
+            ));
+        }
+        let handle: abi::HandleFn = *lib
+            .get::<abi::HandleFn>(abi::HANDLE_SYMBOL)
+            .map_err(|_| load_error(path, "missing symbol rshim_handle"))?;
+        if let Ok(init) = lib.get::<abi::InitFn>(abi::INIT_SYMBOL) {
+            let status = init();
+            if status != 0 {
+                return Err(load_error(path, format!("rshim_init() returned {status}")));
+            }
+        }
+        Ok(Library { _lib: lib, handle })
+    }
+}
+
+/// `runtime-shim native-worker --check <lib>`: load and check, print the verdict, exit 0 or 2.
+pub fn check(path: &str) -> ExitCode {
+    match load(path) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the library's check in a separate process before serving, so a bad library is a startup error
+/// that names it — without the server loading user code.
+pub fn preflight(exe: &Path, lib: &str) -> Result<(), String> {
+    let out = std::process::Command::new(exe)
+        .args([WORKER_COMMAND, "--check", lib])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run the native check: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(if said.is_empty() {
+            load_error(lib, format!("loading it failed ({})", out.status))
+        } else {
+            said
+        })
+    }
+}
+
+/// A reply: status, `text` or `json`, body.
+type Reply = (u16, &'static str, Vec<u8>);
+
+/// One `kv` record: tag, key, value.
+type Record<'a> = (&'a str, &'a [u8], &'a [u8]);
+
+/// The reply the library's calls leave behind.
+#[derive(Default)]
+struct State {
+    reply: Option<Reply>,
+    failure: Option<Vec<u8>>,
+}
+
+fn state<'a>(res: *mut abi::Response) -> &'a mut State {
+    // SAFETY: `res` is the response this module built for the current call; `state` points to its State,
+    // which outlives the call.
+    unsafe { &mut *((*res).state as *mut State) }
+}
+
+fn copy(ptr: *const u8, len: usize) -> Vec<u8> {
+    // SAFETY: the ABI promises `len` readable bytes at `ptr` for the duration of the call.
+    unsafe { abi::Bytes { ptr, len }.as_slice() }.to_vec()
+}
+
+extern "C" fn on_send(res: *mut abi::Response, text: *const u8, len: usize, status: u16) {
+    let s = state(res);
+    s.reply = Some((status, "text", copy(text, len)));
+    s.failure = None;
+}
+
+extern "C" fn on_json(res: *mut abi::Response, json: *const u8, len: usize, status: u16) {
+    let s = state(res);
+    s.reply = Some((status, "json", copy(json, len)));
+    s.failure = None;
+}
+
+extern "C" fn on_fail(res: *mut abi::Response, message: *const u8, len: usize) {
+    let s = state(res);
+    s.failure = Some(copy(message, len));
+    s.reply = None;
+}
+
+/// The worker: protocol on private copies of fds 0 and 1, user output to stderr, one request at a time.
+pub fn worker(path: &str) -> ExitCode {
+    // First, so that nothing the library prints, even in its initializers, can reach a frame.
+    let (proto_in, proto_out) = match take_protocol_fds() {
+        Ok(fds) => fds,
+        Err(e) => {
+            eprintln!("native worker: cannot set up its descriptors: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let library = match load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut input = BufReader::new(proto_in);
+    let mut output = proto_out;
+    let info = format!("native {path}");
+    if write_frame(
+        &mut output,
+        &format!("READY 1 kv {}", info.len()),
+        info.as_bytes(),
+    )
+    .is_err()
+    {
+        return ExitCode::from(2);
+    }
+    loop {
+        let (id, body) = match read_request(&mut input) {
+            Ok(Some(r)) => r,
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("native worker: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (head, reply) = match serve(&library, &body) {
+            Ok(Some((status, kind, body))) => {
+                (format!("RES {id} {status} {kind} {}", body.len()), body)
+            }
+            Ok(None) => {
+                let m = b"rshim_handle returned without calling send, json or fail".to_vec();
+                (format!("ERR {id} 500 {}", m.len()), m)
+            }
+            Err(message) => (format!("ERR {id} 500 {}", message.len()), message),
+        };
+        if write_frame(&mut output, &head, &reply).is_err() {
+            return ExitCode::from(2);
+        }
+    }
+}
+
+/// Calls the library for one request; `Err` carries a failure message.
+fn serve(library: &Library, body: &[u8]) -> Result<Option<Reply>, Vec<u8>> {
+    let fields = parse_kv(body).map_err(|e| e.into_bytes())?;
+    let pairs = |tag: &str| -> Vec<abi::Pair> {
+        fields
+            .iter()
+            .filter(|(t, _, _)| *t == tag)
+            .map(|(_, k, v)| abi::Pair {
+                name: abi::Bytes::of(k),
+                value: abi::Bytes::of(v),
+            })
+            .collect()
+    };
+    let scalar = |tag: &str| -> &[u8] {
+        fields
+            .iter()
+            .find(|(t, _, _)| *t == tag)
+            .map_or(&[][..], |(_, _, v)| v)
+    };
+    let number = |tag: &str| -> u64 {
+        std::str::from_utf8(scalar(tag))
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    let (env, headers) = (pairs("env"), pairs("header"));
+    let request = abi::Request {
+        path: abi::Bytes::of(scalar("path")),
+        file: abi::Bytes::of(scalar("file")),
+        payload: abi::Bytes::of(scalar("payload")),
+        env: env.as_ptr(),
+        env_len: env.len(),
+        headers: headers.as_ptr(),
+        headers_len: headers.len(),
+        timeout_ms: number("timeout_ms"),
+        deadline_ms: number("deadline_ms"),
+    };
+    let mut state = State::default();
+    let mut response = abi::Response {
+        state: &mut state as *mut State as *mut c_void,
+        send: on_send,
+        json: on_json,
+        fail: on_fail,
+    };
+    // SAFETY: `request` and everything it points to (`fields`, `env`, `headers`) and `response` with its
+    // `state` live until after this call returns, as the ABI promises the library.
+    unsafe { (library.handle)(&request, &mut response) };
+    match state.failure {
+        Some(message) => Err(message),
+        None => Ok(state.reply),
+    }
+}
+
+/// `(tag, key, value)` records of a `kv` request body.
+fn parse_kv(body: &[u8]) -> Result<Vec<Record<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or("kv: a record header without newline")?;
+        let header =
+            std::str::from_utf8(&rest[..nl]).map_err(|_| "kv: a non-ASCII record header")?;
+        let mut parts = header.split(' ');
+        let (Some(tag), Some(k), Some(v), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("kv: bad record header {header:?}"));
+        };
+        let k: usize = k
+            .parse()
+            .map_err(|_| format!("kv: bad length in {header:?}"))?;
+        let v: usize = v
+            .parse()
+            .map_err(|_| format!("kv: bad length in {header:?}"))?;
+        let data = &rest[nl + 1..];
+        if data.len() < k + v {
+            return Err("kv: a record runs past the body".into());
+        }
+        out.push((tag, &data[..k], &data[k..k + v]));
+        rest = &data[k + v..];
+    }
+    Ok(out)
+}
+
+fn read_request(input: &mut impl BufRead) -> Result<Option<(String, Vec<u8>)>, String> {
+    let mut line = Vec::new();
+    let n = input
+        .take(crate::protocol::MAX_HEADER as u64)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err("a request header is too long or cut short".into());
+    }
+    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+    let parts: Vec<&str> = text.split(' ').collect();
+    let ["REQ", id, len] = parts.as_slice() else {
+        return Err(format!("bad request header {text:?}"));
+    };
+    let len: usize = len
+        .parse()
+        .map_err(|_| format!("bad request header {text:?}"))?;
+    let mut body = vec![0u8; len];
+    input
+        .read_exact(&mut body)
+        .map_err(|e| format!("reading a request body: {e}"))?;
+    Ok(Some((id.to_string(), body)))
+}
+
+fn write_frame(out: &mut File, head: &str, body: &[u8]) -> std::io::Result<()> {
+    let mut frame = Vec::with_capacity(head.len() + 1 + body.len());
+    frame.extend_from_slice(head.as_bytes());
+    frame.push(b'\n');
+    frame.extend_from_slice(body);
+    out.write_all(&frame)?;
+    out.flush()
+}
+
+/// Moves the protocol to private descriptors: fd 1 becomes stderr, fd 0 becomes /dev/null.
+fn take_protocol_fds() -> std::io::Result<(File, File)> {
+    use nix::unistd::{dup, dup2_stdin, dup2_stdout};
+    let proto_in = dup(std::io::stdin())?;
+    let proto_out = dup(std::io::stdout())?;
+    dup2_stdout(std::io::stderr())?;
+    dup2_stdin(File::open("/dev/null")?)?;
+    Ok((File::from(proto_in), File::from(proto_out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_bodies_parse() {
+        let body = b"path 0 2\n/pfile 0 0\npayload 0 3\na\nbenv 1 1\nAxheader 2 0\nh1";
+        let fields = parse_kv(body).unwrap();
+        assert_eq!(fields[0], ("path", &b""[..], &b"/p"[..]));
+        assert_eq!(fields[2], ("payload", &b""[..], &b"a\nb"[..]));
+        assert_eq!(fields[3], ("env", &b"A"[..], &b"x"[..]));
+        assert_eq!(fields[4], ("header", &b"h1"[..], &b""[..]));
+        assert!(parse_kv(b"path 0 9\nshort").is_err());
+        assert!(parse_kv(b"path x 1\na").is_err());
+    }
+}
