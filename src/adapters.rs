@@ -161,6 +161,15 @@ fn shipped_dirs(folder: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// Is `program` (a name looked up on PATH, or a path) runnable?
+pub fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return is_executable(Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| is_executable(&d.join(program))))
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()

@@ -25,6 +25,10 @@ Usage:
       through a real shim, with the language's case functions (conformance/<adapter>/ by default). Prints a
       pass/fail table with each failure's reason; exits 1 if any case fails.
 
+  runtime-shim conformance --all [--require-all]
+      The same for every bundled adapter whose interpreter is on PATH; the others are skipped with the
+      reason (with --require-all they fail instead).
+
   runtime-shim --help | -h      This text.
   runtime-shim --version | -V   The version.
 
@@ -64,6 +68,10 @@ pub enum Command {
         listen: Listen,
     },
     Conformance(crate::conformance::Options),
+    /// `conformance --all [--require-all]`.
+    ConformanceAll {
+        require_all: bool,
+    },
     /// The native path's worker role (not for people: the shim starts it).
     NativeWorker {
         lib: String,
@@ -106,6 +114,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut functions: Option<PathBuf> = None;
     let mut interpreter: Option<String> = None;
     let mut json = false;
+    let mut all = false;
+    let mut require_all = false;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -150,6 +160,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 );
             }
             Long("json") if command.as_deref() == Some("conformance") => json = true,
+            Long("all") if command.as_deref() == Some("conformance") => all = true,
+            Long("require-all") if command.as_deref() == Some("conformance") => {
+                all = true;
+                require_all = true;
+            }
             Value(v) if command.is_none() => {
                 let name = v.string().map_err(|_| "unknown command")?;
                 match name.as_str() {
@@ -173,6 +188,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     }
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
+        Some("conformance") if all => Ok(Command::ConformanceAll { require_all }),
         Some("conformance") => Ok(Command::Conformance(crate::conformance::Options {
             adapter: folder
                 .ok_or("conformance needs an adapter: runtime-shim conformance <name or path>")?

@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Conformance(options) => return conformance(&options),
+        Command::ConformanceAll { require_all } => {
+            return if conformance::run_all(require_all) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
         Command::NativeWorker { lib, check } => {
             return if check {
                 native::check(&lib)

@@ -70,6 +70,59 @@ pub struct Options {
     pub json: bool,
 }
 
+/// `conformance --all`: every bundled adapter whose interpreter is installed, one after the other; with
+/// `require_all`, a missing interpreter is a failure instead of a skip. Returns whether all ran and passed.
+pub fn run_all(require_all: bool) -> bool {
+    let started = Instant::now();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for bundled in adapters::BUNDLED {
+        if !adapters::on_path(bundled.interpreter) {
+            let verdict = if require_all { "FAIL" } else { "SKIP" };
+            println!(
+                "{verdict} {}: its interpreter {} is not on PATH (scripts/install-interpreters.sh installs it)\n",
+                bundled.name, bundled.interpreter
+            );
+            if require_all {
+                failed += 1;
+            } else {
+                skipped += 1;
+            }
+            continue;
+        }
+        let options = Options {
+            adapter: bundled.name.to_string(),
+            functions: None,
+            interpreter: None,
+            json: false,
+        };
+        let one = Instant::now();
+        match run(&options) {
+            Ok(outcomes) => {
+                print!("{}", table(bundled.name, &outcomes));
+                if outcomes.iter().all(|o| o.failure.is_none()) {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            Err(e) => {
+                println!("FAIL {}: {e}", bundled.name);
+                failed += 1;
+            }
+        }
+        println!(
+            "({} in {:.1} s)\n",
+            bundled.name,
+            one.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "conformance: {passed} adapters passed, {failed} failed, {skipped} skipped, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    failed == 0
+}
+
 /// One case's result.
 #[derive(Debug, Clone)]
 pub struct Outcome {
