@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   scripts/install-interpreters.sh
+  scripts/install-compilers.sh
 else
-  echo "not root on Debian: not installing interpreters; adapters without one are skipped"
+  echo "not root on Debian: not installing interpreters or compilers; adapters without one are skipped"
 fi
 
 echo "== unit and integration tests (debug build)"
@@ -35,3 +36,23 @@ if [[ ${CI:-} == true ]]; then
 else
   "$STATIC" conformance --all
 fi
+
+echo "== conformance kit, compiled runtimes (built with their runtimes/<lang>-*/build.sh)"
+passed=0 failed=0 skipped=0
+for pair in c:cc cpp:g++ rust:cargo go:go java:javac kotlin:kotlinc zig:zig; do
+  lang=${pair%%:*} tool=${pair#*:}
+  if ! command -v "$tool" >/dev/null 2>&1 && [[ ${CI:-} != true ]]; then
+    echo "SKIP $lang: $tool is not installed (scripts/install-compilers.sh installs it)"
+    skipped=$((skipped + 1))
+    continue
+  fi
+  started=$SECONDS
+  if SHIM="$PWD/$STATIC" scripts/conformance-compiled.sh "$lang"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  echo "($lang in $((SECONDS - started)) s)"
+done
+echo "compiled: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))

@@ -1,0 +1,3 @@
+module runtime-shim/shim
+
+go 1.18

@@ -1,0 +1,9 @@
+#include "runtime.hpp"
+
+namespace cases {
+
+void send(const runtime::Request &req, runtime::Response &res) {
+    res.send("héllo wörld ✓ " + req.payload, 201);
+}
+
+}  // namespace cases

@@ -1,0 +1,6 @@
+using Runtime;
+
+class Crash
+{
+    public void Main(Request req, Response res) => Environment.Exit(3);
+}

@@ -1,0 +1,5 @@
+use runtime::{Request, Response};
+
+pub fn main(_req: Request, _res: &mut Response) {
+    std::process::exit(3);
+}

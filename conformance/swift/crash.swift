@@ -1,0 +1,5 @@
+import Foundation
+
+func crash(req: Request, res: Response) {
+    exit(3)
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the conformance kit against a compiled language's adapter library:
+#
+#   scripts/conformance-compiled.sh <lang>      (c, cpp, rust, go, java, kotlin, zig, dart, swift, dotnet)
+#
+# A compiled runtime serves one function whatever the request's file, but the kit calls a case function per
+# file (seed.<ext>, echo.<ext>, …; missing.<ext> must be 404). So conformance/<lang>/ holds the case functions
+# plus a test-only dispatcher entry (dispatch.<ext>, or Dispatch.java) that picks one by the request file's
+# base name. This script copies that folder to a temp dir, compiles it with runtimes/<lang>-*/build.sh as an
+# image build would, and runs `runtime-shim conformance <tmp>/code/runtime --functions conformance/<lang>`.
+# Exit status: 0 when every case passes, non-zero otherwise (or when the build fails).
+# Env: SHIM (the runtime-shim binary; default target/debug/runtime-shim, built with cargo if need be),
+#      KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+lang=${1:?usage: scripts/conformance-compiled.sh <lang>}
+root=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf 'conformance-compiled: %s\n' "$*" >&2; }
+
+functions=$root/conformance/$lang
+[ -d "$functions" ] || { say "no $functions folder"; exit 2; }
+shopt -s nullglob
+builds=("$root"/runtimes/"$lang"-*/build.sh)
+[ ${#builds[@]} -eq 1 ] || { say "expected one runtimes/$lang-*/build.sh, found ${#builds[@]}"; exit 2; }
+entries=("$functions"/dispatch.* "$functions"/Dispatch.*)
+[ ${#entries[@]} -eq 1 ] || { say "expected one dispatch.* entry file in $functions"; exit 2; }
+entry=$(basename "${entries[0]}")
+
+if [ -z "${SHIM:-}" ]; then
+  SHIM=$root/target/debug/runtime-shim
+  if ! (cd "$root" && cargo build -q 2>/dev/null); then
+    [ -x "$SHIM" ] || { say "cargo build failed and there is no $SHIM"; exit 2; }
+    say "cargo build failed (someone mid-edit?): using the existing $SHIM"
+  fi
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/conformance-$lang.XXXXXX")
+if [ "${KEEP:-}" = 1 ]; then say "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
+mkdir -p "$tmp/code" "$tmp/work"
+cp -R "$functions/." "$tmp/code/"
+
+say "building $entry with ${builds[0]#"$root"/}"
+started=$(date +%s)
+if ! CODE_DIR=$tmp/code WORK_DIR=$tmp/work APPWRITE_ENTRYPOINT_NAME=$entry "${builds[0]}"; then
+  say "the build failed"
+  exit 1
+fi
+say "built in $(($(date +%s) - started)) s; running the kit"
+"$SHIM" conformance "$tmp/code/runtime" --functions "$functions"
