@@ -4,7 +4,9 @@
 The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
 Standard library only, so it runs on any official python image with nothing installed.
 """
-import asyncio, importlib.machinery, importlib.util, inspect, io, itertools, json, os, platform, re, sys, traceback
+# asyncio, inspect and traceback cost tens of milliseconds to import: they are imported when first needed, so
+# the adapter is ready soon after the interpreter starts.
+import importlib.machinery, importlib.util, io, itertools, json, os, re, sys
 
 # The protocol owns fds 0 and 1. Keep private copies, then give fd 1 to stderr and fd 0 to /dev/null, so that
 # nothing the user's code, a C extension or a child process prints or reads can touch a frame.
@@ -30,7 +32,7 @@ HEADER_MAX = 256
 LENGTH = re.compile(rb"0|[1-9][0-9]*")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _SELF = sys._getframe().f_code.co_filename
-_ASYNCIO = os.path.dirname(asyncio.__file__) + os.sep
+_ASYNCIO = os.sep + "asyncio" + os.sep  # in the path of asyncio's own frames
 
 
 def fatal(message):
@@ -135,10 +137,11 @@ def load(path, file):
 def call(main, req, res):
     global _loop
     result = main(req, res)
-    if inspect.isawaitable(result):
+    if hasattr(result, "__await__"):  # a coroutine or another awaitable: an async main
         # One loop for the adapter's life, not asyncio.run() per call: clients and pools a module keeps
         # between calls (aiohttp sessions, database pools) are bound to the loop that created them.
         if _loop is None:
+            import asyncio
             _loop = asyncio.new_event_loop()
             asyncio.set_event_loop(_loop)
         _loop.run_until_complete(result)
@@ -146,9 +149,11 @@ def call(main, req, res):
 
 def describe(error):
     # Start the stack at the user's code: our own, importlib's and asyncio's frames only hide it.
+    import traceback
     tb = error.__traceback__
     while tb and (tb.tb_frame.f_code.co_filename == _SELF
-                  or tb.tb_frame.f_code.co_filename.startswith(("<frozen ", _ASYNCIO))):
+                  or tb.tb_frame.f_code.co_filename.startswith("<frozen ")
+                  or _ASYNCIO in tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb))
 
@@ -179,7 +184,7 @@ def serve():
             load(code_path, entry)
         except Exception:
             pass  # reported, with its traceback, to the first request that needs this file
-    write_frame("READY 1 json", ("python " + platform.python_version()).encode())
+    write_frame("READY 1 json", ("python %d.%d.%d" % sys.version_info[:3]).encode())
     while True:
         rid, body = read_frame()
         head, reply = handle(rid, body)
