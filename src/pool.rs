@@ -382,12 +382,10 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
         ..
     } = worker;
     let exchange = async {
+        // Header and body in one writev, so the adapter wakes once per request, not once per part.
+        let mut frame = bytes::Buf::chain(&request.header[..], &request.body[..]);
         stdin
-            .write_all(&request.header)
-            .await
-            .map_err(ProtocolError::Io)?;
-        stdin
-            .write_all(&request.body)
+            .write_all_buf(&mut frame)
             .await
             .map_err(ProtocolError::Io)?;
         frames.read_frame().await

@@ -4,9 +4,9 @@
 The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
 Standard library only, so it runs on any official python image with nothing installed.
 """
-# asyncio, inspect and traceback cost tens of milliseconds to import: they are imported when first needed, so
+# asyncio, inspect, traceback (and importlib.util) cost milliseconds each to import: they are imported when first needed, so
 # the adapter is ready soon after the interpreter starts.
-import importlib.machinery, importlib.util, io, itertools, json, os, re, sys
+import importlib.machinery, io, itertools, json, os, re, sys, types
 
 # The protocol owns fds 0 and 1. Keep private copies, then give fd 1 to stderr and fd 0 to /dev/null, so that
 # nothing the user's code, a C extension or a child process prints or reads can touch a frame.
@@ -118,12 +118,16 @@ def load(path, file):
         if folder not in sys.path:
             sys.path.insert(0, folder)
     name = "shim_function_%d" % next(_module_names)
-    # An explicit loader, because spec_from_file_location returns None for a name not ending in .py.
-    spec = importlib.util.spec_from_file_location(name, full, loader=importlib.machinery.SourceFileLoader(name, full))
-    module = importlib.util.module_from_spec(spec)
+    # What importlib.util would build, without importing it: a module with its spec, file and loader (an
+    # explicit source loader, so a file whose name does not end in .py loads too).
+    loader = importlib.machinery.SourceFileLoader(name, full)
+    spec = importlib.machinery.ModuleSpec(name, loader, origin=full)
+    spec.has_location = True
+    module = types.ModuleType(name)
+    module.__spec__, module.__loader__, module.__file__ = spec, loader, full
     sys.modules[name] = module  # dataclasses, pickle, typing look modules up by name while they import
     try:
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
     except BaseException:
         del sys.modules[name]  # not cached: the next request retries, and reports the error again
         raise
