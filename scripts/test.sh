@@ -3,7 +3,8 @@
 # only checks and says what is missing). Used by .ci/run; documented in the README.
 #
 #   scripts/test.sh   unit + integration tests (debug build); the static release binary built and put through
-#                     the same integration suite; the conformance kit for every bundled adapter.
+#                     the same integration suite; the conformance kit for every bundled adapter and every
+#                     installable compiled language; the runtime images built and seed-tested in Docker.
 #
 # Interpreters: python3 and node are required. The others (php, ruby, perl, lua, deno, bun) are installed when
 # this runs as root on Debian; elsewhere an adapter whose interpreter is missing is skipped with the reason —
@@ -56,3 +57,13 @@ for pair in c:cc cpp:g++ rust:cargo go:go java:javac kotlin:kotlinc zig:zig; do
 done
 echo "compiled: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
+
+echo "== runtime images: the seed test in Docker (tests/images/run.sh)"
+if docker info >/dev/null 2>&1; then
+  SKIP_MAKE=1 tests/images/run.sh
+elif [[ ${CI:-} == true ]]; then
+  echo "the Docker daemon is not reachable; CI needs it for the image tests" >&2
+  exit 1
+else
+  echo "SKIP runtime images: the Docker daemon is not reachable (docker info failed)"
+fi

@@ -29,6 +29,10 @@ Usage:
       The same for every bundled adapter whose interpreter is on PATH; the others are skipped with the
       reason (with --require-all they fail instead).
 
+  runtime-shim runtimes [--json]
+      The catalogue of runtime images: name, version, build and run images, platforms, whether the image
+      test passes here, image size.
+
   runtime-shim --help | -h      This text.
   runtime-shim --version | -V   The version.
 
@@ -48,6 +52,9 @@ Environment (serve and dev):
   SHIM_STARTUP_TIMEOUT           seconds an adapter has to say READY [10]
   SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
+  SHIM_USER                      user adapters run as (name, uid, uid:gid, root) [appwrite when root]
+  SHIM_LIMIT_MEMORY, SHIM_LIMIT_FILES, SHIM_LIMIT_PROCESSES, SHIM_LIMIT_CPU
+                                 adapter rlimits: address space bytes, open files, processes, CPU s
   SHIM_CODE_PATH                 default code folder                 [/usr/code]
   SHIM_INTERPRETER               interpreter for a bundled adapter   [python3, node, php, …]
   SHIM_NATIVE_LIB                shared library exporting the native ABI (instead of SHIM_ADAPTER)
@@ -76,6 +83,9 @@ pub enum Command {
     NativeWorker {
         lib: String,
         check: bool,
+    },
+    Runtimes {
+        json: bool,
     },
     Help,
     Version,
@@ -159,7 +169,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                         .map_err(|_| "--interpreter must be UTF-8")?,
                 );
             }
-            Long("json") if command.as_deref() == Some("conformance") => json = true,
+            Long("json") if matches!(command.as_deref(), Some("conformance" | "runtimes")) => {
+                json = true
+            }
             Long("all") if command.as_deref() == Some("conformance") => all = true,
             Long("require-all") if command.as_deref() == Some("conformance") => {
                 all = true;
@@ -168,7 +180,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Value(v) if command.is_none() => {
                 let name = v.string().map_err(|_| "unknown command")?;
                 match name.as_str() {
-                    "serve" | "dev" | "conformance" => command = Some(name),
+                    "serve" | "dev" | "conformance" | "runtimes" => command = Some(name),
                     "help" => return Ok(Command::Help),
                     other => {
                         return Err(format!(
@@ -188,6 +200,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     }
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
+        Some("runtimes") => Ok(Command::Runtimes { json }),
         Some("conformance") if all => Ok(Command::ConformanceAll { require_all }),
         Some("conformance") => Ok(Command::Conformance(crate::conformance::Options {
             adapter: folder

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::{self, Launch};
+use crate::process::{Credentials, Resource};
 
 /// Where configuration values come from.
 pub trait Env {
@@ -108,6 +109,10 @@ pub struct Config {
     pub startup_timeout: Duration,
     pub kill_grace: Duration,
     pub shutdown_grace: Duration,
+    /// Who adapters run as (`SHIM_USER`; by default `appwrite` when the shim is root and that user exists).
+    pub user: Option<Credentials>,
+    /// Resource limits of every adapter process.
+    pub limits: Vec<(Resource, u64)>,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -266,6 +271,25 @@ impl Config {
             seconds_or_zero(v)
         })?;
 
+        let user = parse_user(env)?;
+        let mut limits = Vec::new();
+        for (name, resource) in [
+            ("SHIM_LIMIT_MEMORY", Resource::RLIMIT_AS),
+            ("SHIM_LIMIT_FILES", Resource::RLIMIT_NOFILE),
+            ("SHIM_LIMIT_PROCESSES", Resource::RLIMIT_NPROC),
+            ("SHIM_LIMIT_CPU", Resource::RLIMIT_CPU),
+        ] {
+            if let Some(v) = parse_or(env, name, None, |v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Some)
+                    .ok_or_else(|| "must be a whole number greater than 0".to_string())
+            })? {
+                limits.push((resource, v));
+            }
+        }
+
         let log = env
             .var("SHIM_LOG")?
             .filter(|v| !v.is_empty())
@@ -294,6 +318,8 @@ impl Config {
             startup_timeout,
             kill_grace,
             shutdown_grace,
+            user,
+            limits,
             log,
             log_format,
         })
@@ -377,6 +403,59 @@ fn native_launch(lib: &str, env: &dyn Env) -> Result<Launch, ConfigError> {
 
 /// The dynamically linked build that serves the native path next to a static binary.
 pub const NATIVE_WORKER_BINARY: &str = "runtime-shim-native";
+
+/// The default unprivileged user of images (SPEC §5).
+pub const DEFAULT_USER: &str = "appwrite";
+
+/// `SHIM_USER`: a name from /etc/passwd, a uid, or `uid:gid`; `root` keeps root. Unset: `appwrite` when the
+/// shim runs as root and that user exists, else the shim's own user. Switching needs root.
+fn parse_user(env: &dyn Env) -> Result<Option<Credentials>, ConfigError> {
+    let me = nix::unistd::geteuid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let Some(value) = env.var("SHIM_USER")?.filter(|v| !v.is_empty()) else {
+        return Ok(if me.is_root() {
+            lookup_user(&passwd, DEFAULT_USER)
+        } else {
+            None
+        });
+    };
+    if value == "root" {
+        return Ok(None);
+    }
+    let creds = lookup_user(&passwd, &value).ok_or_else(|| {
+        ConfigError::new(
+            "SHIM_USER",
+            format!(
+                "names {value:?}, which is no user in /etc/passwd (give a name, a uid or uid:gid)"
+            ),
+        )
+    })?;
+    if creds.uid == me.as_raw() {
+        return Ok(None);
+    }
+    if !me.is_root() {
+        return Err(ConfigError::new(
+            "SHIM_USER",
+            format!("is {value:?}, but only root can start adapters as another user"),
+        ));
+    }
+    Ok(Some(creds))
+}
+
+/// Finds a user in passwd text by name or uid; `uid:gid` needs no entry.
+fn lookup_user(passwd: &str, value: &str) -> Option<Credentials> {
+    if let Some((uid, gid)) = value.split_once(':') {
+        return Some(Credentials {
+            uid: uid.parse().ok()?,
+            gid: gid.parse().ok()?,
+        });
+    }
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        let (uid, gid) = (fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?);
+        (fields[0] == value || fields[2] == value).then_some(Credentials { uid, gid })
+    })
+}
 
 /// True for variables that must not be passed on to adapters.
 pub fn is_scrubbed(name: &str) -> bool {
@@ -560,6 +639,37 @@ mod tests {
         ]);
         let c = Config::from_env(&e, KeyPolicy::Required, Overrides::default()).unwrap();
         assert_eq!(c.launch.args[0], "native-worker");
+    }
+
+    #[test]
+    fn users_are_found_by_name_uid_or_pair() {
+        let passwd = "root:x:0:0::/root:/bin/sh\nappwrite:x:2001:2000::/home/appwrite:/bin/sh\n";
+        let appwrite = Some(Credentials {
+            uid: 2001,
+            gid: 2000,
+        });
+        assert_eq!(lookup_user(passwd, "appwrite"), appwrite);
+        assert_eq!(lookup_user(passwd, "2001"), appwrite);
+        assert_eq!(
+            lookup_user(passwd, "5:6"),
+            Some(Credentials { uid: 5, gid: 6 })
+        );
+        assert_eq!(lookup_user(passwd, "nobody"), None);
+        assert_eq!(lookup_user(passwd, "x:1"), None);
+    }
+
+    #[test]
+    fn limits_and_user_are_checked() {
+        let err = load(&[("SHIM_LIMIT_MEMORY", "lots")]).unwrap_err();
+        assert_eq!(err.variable, "SHIM_LIMIT_MEMORY");
+        let c = load(&[("SHIM_LIMIT_FILES", "64"), ("SHIM_LIMIT_CPU", "10")]).unwrap();
+        assert_eq!(
+            c.limits,
+            vec![(Resource::RLIMIT_NOFILE, 64), (Resource::RLIMIT_CPU, 10)]
+        );
+        let err = load(&[("SHIM_USER", "no-such-user-here")]).unwrap_err();
+        assert_eq!(err.variable, "SHIM_USER");
+        assert_eq!(load(&[("SHIM_USER", "root")]).unwrap().user, None);
     }
 
     #[test]

@@ -17,10 +17,12 @@
 //! - [`telemetry`] — logging.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
+//! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 
 pub mod adapters;
 pub mod auth;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod conformance;
@@ -59,6 +61,8 @@ pub async fn run(
             .collect(),
         add_env: config.adapter_env(),
         cwd: config.adapter_cwd(),
+        user: config.user,
+        limits: config.limits.clone(),
     };
     let pool = Pool::start(PoolConfig {
         spec,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use runtime_shim::cli::{self, Command, Listen};
 use runtime_shim::config::{Config, KeyPolicy, Overrides, ProcessEnv};
-use runtime_shim::{conformance, dev, native, shutdown, telemetry};
+use runtime_shim::{catalogue, conformance, dev, native, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1)) {
@@ -25,6 +25,25 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Conformance(options) => return conformance(&options),
+        Command::Runtimes { json } => {
+            return match catalogue::load() {
+                Ok(c) if json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&c).expect("serializable")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(c) => {
+                    print!("{}", catalogue::table(&c));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("runtime-shim: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Command::ConformanceAll { require_all } => {
             return if conformance::run_all(require_all) {
                 ExitCode::SUCCESS
@@ -103,6 +122,7 @@ fn main() -> ExitCode {
             adapter = %config.launch.name,
             workers = config.workers,
             pid1 = runtime_shim::process::is_init(),
+            adapter_uid = config.user.map(|u| u.uid),
             "listening"
         );
         if let Some(folder) = dev_folder {

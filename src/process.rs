@@ -111,7 +111,20 @@ pub struct Spec {
     pub remove_env: Vec<String>,
     pub add_env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// Run as this user and group (needs root); `None` keeps the shim's own.
+    pub user: Option<Credentials>,
+    /// Resource limits set in the child before it starts.
+    pub limits: Vec<(Resource, u64)>,
 }
+
+/// Who an adapter runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub use nix::sys::resource::Resource;
 
 /// A running child: the leader of its own process group, with its three pipes.
 pub struct Child {
@@ -155,13 +168,26 @@ pub fn spawn(spec: &Spec) -> io::Result<Child> {
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    // SAFETY: the closure runs in the forked child before exec and only makes two prctl calls, which are
-    // async-signal-safe system calls; it allocates nothing and touches no lock.
+    let user = spec.user;
+    let limits = spec.limits.clone();
+    // SAFETY: the closure runs in the forked child before exec and only makes system calls (setrlimit,
+    // setgroups, setgid, setuid, prctl), which are async-signal-safe; it allocates nothing and takes no lock
+    // (`limits` was cloned before the fork and is only read).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            for (resource, value) in &limits {
+                nix::sys::resource::setrlimit(*resource, *value, *value)
+                    .map_err(io::Error::from)?;
+            }
+            if let Some(c) = user {
+                use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+                setgroups(&[]).map_err(io::Error::from)?;
+                setgid(Gid::from_raw(c.gid)).map_err(io::Error::from)?;
+                setuid(Uid::from_raw(c.uid)).map_err(io::Error::from)?;
+            }
             nix::sys::prctl::set_no_new_privs().map_err(io::Error::from)?;
-            // The parent-death signal follows the thread that forked; our runtime's worker threads live as
-            // long as the shim, so in practice it fires when the shim dies.
+            // After the credential change, which clears it. It follows the thread that forked; our runtime's
+            // worker threads live as long as the shim, so in practice it fires when the shim dies.
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
             Ok(())
         });
@@ -232,6 +258,8 @@ mod tests {
             remove_env: vec!["HOME".into()],
             add_env: vec![("X_ADDED".into(), "yes".into())],
             cwd: Some("/".into()),
+            user: None,
+            limits: vec![(Resource::RLIMIT_NOFILE, 100)],
         }
     }
 
@@ -240,7 +268,7 @@ mod tests {
         start_reaper().unwrap();
         let mut child = spawn(&sh(
             "read line; echo \"$line $X_ADDED ${HOME:-nohome} $(pwd)\"; \
-             grep NoNewPrivs /proc/self/status >&2; ps -o pgid= -p $$ >&2; exit 7",
+             grep NoNewPrivs /proc/self/status >&2; ulimit -n >&2; exit 7",
         ))
         .unwrap();
         child.stdin.write_all(b"hi\n").await.unwrap();
@@ -250,6 +278,7 @@ mod tests {
         let mut err = String::new();
         child.stderr.read_to_string(&mut err).await.unwrap();
         assert!(err.contains("NoNewPrivs:\t1"), "{err}");
+        assert!(err.ends_with("100\n"), "the file limit applies: {err}");
         assert_eq!(child.exit.wait().await, Some(Exit::Code(7)));
     }
 

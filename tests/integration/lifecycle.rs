@@ -155,3 +155,35 @@ fn dev_serves_a_folder_and_prints_a_working_curl_line() {
         assert_eq!(shim.post(&json!({})).status, 401, "dev still checks a key");
     }
 }
+
+#[test]
+fn adapters_run_as_the_configured_user_with_limits() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: switching users needs root (CI runs as root)");
+        return;
+    }
+    let dir = repo().join("tests/fixtures/python");
+    // /usr/bin/python3: a pyenv shim under /root is not reachable by nobody.
+    let shim = Shim::start(&[
+        ("SHIM_ADAPTER", "python"),
+        ("SHIM_INTERPRETER", "/usr/bin/python3"),
+        ("SHIM_CODE_PATH", dir.to_str().unwrap()),
+        ("SHIM_USER", "nobody"),
+        ("SHIM_LIMIT_FILES", "64"),
+        ("SHIM_LIMIT_MEMORY", "536870912"),
+    ])
+    .ready();
+    let v = shim.post(&json!({"file": "whoami.py"})).json();
+    assert_eq!(v["uid"], 65534, "{v}");
+    assert_eq!(v["groups"], json!([]), "no supplementary groups: {v}");
+    assert_eq!(v["nofile"], 64);
+    assert_eq!(v["key_in_env"], false);
+    let m = shim
+        .post(&json!({"file": "whoami.py", "payload": "hog"}))
+        .error(500, "function-error");
+    assert!(m.contains("MemoryError"), "{m}");
+    assert_eq!(
+        shim.post(&json!({"file": "whoami.py"})).json()["uid"],
+        65534
+    );
+}
