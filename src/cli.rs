@@ -51,6 +51,7 @@ Environment (serve and dev):
   SHIM_MAX_REPLY                 adapter reply limit in bytes        [67108864]
   SHIM_STARTUP_TIMEOUT           seconds an adapter has to say READY [10]
   SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
+  SHIM_READ_TIMEOUT              seconds to send the headers, then the body [30]
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
   SHIM_USER                      user adapters run as (name, uid, uid:gid, root) [appwrite when root]
   SHIM_LIMIT_MEMORY, SHIM_LIMIT_FILES, SHIM_LIMIT_PROCESSES, SHIM_LIMIT_CPU

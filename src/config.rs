@@ -109,6 +109,8 @@ pub struct Config {
     pub startup_timeout: Duration,
     pub kill_grace: Duration,
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers, and then its body (`SHIM_READ_TIMEOUT`).
+    pub read_timeout: Duration,
     /// Who adapters run as (`SHIM_USER`; by default `appwrite` when the shim is root and that user exists).
     pub user: Option<Credentials>,
     /// Resource limits of every adapter process.
@@ -271,6 +273,8 @@ impl Config {
             seconds_or_zero(v)
         })?;
 
+        let read_timeout = parse_or(env, "SHIM_READ_TIMEOUT", Duration::from_secs(30), seconds)?;
+
         let user = parse_user(env)?;
         let mut limits = Vec::new();
         for (name, resource) in [
@@ -318,6 +322,7 @@ impl Config {
             startup_timeout,
             kill_grace,
             shutdown_grace,
+            read_timeout,
             user,
             limits,
             log,

@@ -25,6 +25,8 @@ pub enum ShimError {
     Adapter(String),
     BadRequest(String),
     TooLarge(usize),
+    /// The client did not send the whole body within the read timeout; the connection is closed after.
+    BodyTimeout(Duration),
     MethodNotAllowed(&'static str),
     Busy,
     NotReady,
@@ -40,6 +42,7 @@ impl ShimError {
             ShimError::FunctionFailed(_) | ShimError::TimedOut(_) | ShimError::Adapter(_) => 500,
             ShimError::BadRequest(_) => 400,
             ShimError::TooLarge(_) => 413,
+            ShimError::BodyTimeout(_) => 408,
             ShimError::MethodNotAllowed(_) => 405,
             ShimError::Busy | ShimError::NotReady | ShimError::ShuttingDown => 503,
         }
@@ -56,6 +59,7 @@ impl ShimError {
             ShimError::Adapter(_) => "adapter-error",
             ShimError::BadRequest(_) => "bad-request",
             ShimError::TooLarge(_) => "too-large",
+            ShimError::BodyTimeout(_) => "body-timeout",
             ShimError::MethodNotAllowed(_) => "method-not-allowed",
             ShimError::Busy => "busy",
             ShimError::NotReady => "not-ready",
@@ -79,6 +83,10 @@ impl ShimError {
             ShimError::TooLarge(limit) => {
                 format!("request body is larger than the limit of {limit} bytes")
             }
+            ShimError::BodyTimeout(t) => format!(
+                "the request body was not received within {} s",
+                format_seconds(*t)
+            ),
             ShimError::MethodNotAllowed(allowed) => {
                 format!("method not allowed; use {allowed}")
             }
@@ -98,8 +106,15 @@ impl ShimError {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ERROR_KIND_HEADER, HeaderValue::from_static(self.kind()));
-        if let ShimError::MethodNotAllowed(allowed) = self {
-            headers.insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
+        match self {
+            ShimError::MethodNotAllowed(allowed) => {
+                headers.insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            // The rest of the body may still be on its way: the connection cannot carry another request.
+            ShimError::BodyTimeout(_) => {
+                headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         response
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
 use serde_json::{Map, Value};
@@ -82,23 +82,8 @@ async fn pipeline(
         "/_/ready" => return health(req.method(), Some(&state.pool)),
         _ => {}
     }
-    // 2. The key, before anything of the body is read.
-    let given = req
-        .headers()
-        .get(auth::KEY_HEADER)
-        .map(HeaderValue::as_bytes);
-    if !auth::key_matches(state.config.key.expose(), given) {
-        return Err(ShimError::Unauthorized);
-    }
-    // 3. Method.
-    if req.method() != Method::POST {
-        return Err(ShimError::MethodNotAllowed("POST"));
-    }
-    // 4. The body, never more than the limit.
-    let body = read_body(req, state.config.max_body).await?;
-    // 5. Decode and validate.
-    let exec = decode(&body, &state.config)?;
-    drop(body);
+    // 2–5. Key, method, body, decode.
+    let exec = admit(&state.config, req).await?;
     // 6. Deadline: from now, so time spent queued counts.
     let timeout = exec.timeout;
     let deadline = Instant::now() + timeout;
@@ -150,7 +135,33 @@ fn health(method: &Method, pool: Option<&Pool>) -> Result<Response<Full<Bytes>>,
     Ok(response)
 }
 
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ShimError> {
+/// Steps 2–5 of the pipeline, which need no worker: the key (before anything of the body is read), the
+/// method, the bounded body within the read timeout, and decoding. Generic over the body so the fuzz targets
+/// drive exactly this code.
+pub async fn admit<B>(config: &Config, req: Request<B>) -> Result<Execution, ShimError>
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let given = req
+        .headers()
+        .get(auth::KEY_HEADER)
+        .map(HeaderValue::as_bytes);
+    if !auth::key_matches(config.key.expose(), given) {
+        return Err(ShimError::Unauthorized);
+    }
+    if req.method() != Method::POST {
+        return Err(ShimError::MethodNotAllowed("POST"));
+    }
+    let body = read_body(req, config.max_body, config.read_timeout).await?;
+    decode(&body, config)
+}
+
+async fn read_body<B>(req: Request<B>, limit: usize, timeout: Duration) -> Result<Bytes, ShimError>
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -159,7 +170,11 @@ async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ShimEr
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ShimError::TooLarge(limit));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
+    let collect = Limited::new(req.into_body(), limit).collect();
+    let Ok(collected) = tokio::time::timeout(timeout, collect).await else {
+        return Err(ShimError::BodyTimeout(timeout));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ShimError::TooLarge(limit)),
         Err(e) => Err(ShimError::BadRequest(format!(

@@ -12,9 +12,6 @@ use tokio::net::TcpListener;
 
 use crate::handler::{self, AppState};
 
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -22,7 +19,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(state.config.read_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

@@ -1,5 +1,6 @@
 //! One integration-test binary: every test drives the real `runtime-shim` executable.
 
+mod badinput;
 mod cli;
 mod conformance;
 mod executor;
