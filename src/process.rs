@@ -238,7 +238,64 @@ pub async fn terminate_group(pid: i32, exit: &mut ExitWatch, grace: Duration) ->
             .ok()
             .flatten();
     }
+    sweep_orphans();
     status
+}
+
+/// Kills escaped orphans: processes re-parented to the shim (as subreaper or PID 1) that belong to no live
+/// adapter's process group — a function's daemon that called `setsid` and outlived its parent. Run whenever an
+/// adapter is ended, so nothing a function started outlives the adapter that started it, whichever group it
+/// moved to. Orphans still in a live adapter's group are left to that adapter (they end with its group).
+pub fn sweep_orphans() {
+    let me = std::process::id() as i32;
+    // A killed orphan's own children come back to us in turn; a few passes end a small tree.
+    for _ in 0..8 {
+        // Holding the registry lock: no child is between fork and registration while we decide.
+        let waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
+        let mut killed = 0;
+        for (pid, ppid, pgrp) in processes() {
+            if ppid != me || waiting.contains_key(&pid) || waiting.contains_key(&pgrp) {
+                continue;
+            }
+            match nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                Ok(()) => {
+                    killed += 1;
+                    tracing::info!(pid, "killed a process that left its adapter's group");
+                }
+                Err(Errno::ESRCH) => {}
+                Err(e) => tracing::warn!(pid, error = %e, "cannot kill an escaped process"),
+            }
+        }
+        drop(waiting);
+        if killed == 0 {
+            return;
+        }
+        // Give the kernel a moment to re-parent their children before looking again.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every process as (pid, parent pid, process group), from /proc; empty where /proc is absent.
+fn processes() -> Vec<(i32, i32, i32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat(&stat).map(|(ppid, pgrp)| (pid, ppid, pgrp))
+    })
+    .collect()
+}
+
+/// Parent pid and process group from a /proc/<pid>/stat line: `pid (comm) state ppid pgrp …`, where `comm`
+/// may itself hold spaces and parentheses.
+fn parse_stat(stat: &str) -> Option<(i32, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace().skip(1);
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((ppid, pgrp))
 }
 
 /// Is this process PID 1 (as in a container)?
@@ -306,6 +363,42 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), gone)
             .await
             .expect("grandchild survived the group kill");
+    }
+
+    #[tokio::test]
+    async fn terminate_kills_a_process_that_left_the_group() {
+        start_reaper().unwrap();
+        // `setsid` puts the sleeper in a session and group of its own: the group kill cannot reach it.
+        let mut child = spawn(&sh("setsid sleep 60 & echo $!; wait")).unwrap();
+        let mut buf = [0u8; 32];
+        let n = child.stdout.read(&mut buf).await.unwrap();
+        let escaped: i32 = std::str::from_utf8(&buf[..n])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone = |pid: i32| async move {
+            while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        // While its adapter lives, it is left alone.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(std::path::Path::new(&format!("/proc/{escaped}")).exists());
+        terminate_group(child.pid, &mut child.exit, Duration::from_millis(200)).await;
+        tokio::time::timeout(Duration::from_secs(5), gone(escaped))
+            .await
+            .expect("the escaped process outlived its adapter");
+    }
+
+    #[test]
+    fn stat_lines_parse_past_odd_names() {
+        assert_eq!(
+            parse_stat("42 (a (b) c) S 7 42 42 0 -1 4194560"),
+            Some((7, 42))
+        );
+        assert_eq!(parse_stat("1 (init) S 0 1 1"), Some((0, 1)));
+        assert_eq!(parse_stat("garbage"), None);
     }
 
     #[test]
