@@ -8,4 +8,5 @@ mod faults;
 mod languages;
 mod lifecycle;
 mod native;
+mod privilege;
 mod util;
