@@ -24,6 +24,7 @@ pub enum ShimError {
     /// The adapter crashed, broke the protocol, or could not start.
     Adapter(String),
     BadRequest(String),
+    /// The body is over the limit; the rest of it is left unread and the connection is closed after.
     TooLarge(usize),
     /// The client did not send the whole body within the read timeout; the connection is closed after.
     BodyTimeout(Duration),
@@ -110,8 +111,10 @@ impl ShimError {
             ShimError::MethodNotAllowed(allowed) => {
                 headers.insert(hyper::header::ALLOW, HeaderValue::from_static(allowed));
             }
-            // The rest of the body may still be on its way: the connection cannot carry another request.
-            ShimError::BodyTimeout(_) => {
+            // The rest of the body is unread or may still be on its way: the connection cannot carry another
+            // request, and the client is told so (after a 413 hyper would otherwise keep the connection only if
+            // the rest of the body happened to be buffered already, and close it without notice if not).
+            ShimError::BodyTimeout(_) | ShimError::TooLarge(_) => {
                 headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
@@ -150,6 +153,20 @@ mod tests {
         assert_eq!(r.status(), 401);
         let body = r.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], br#"{"code":401,"message":"Unauthorized"}"#);
+    }
+
+    #[test]
+    fn errors_that_leave_the_body_unread_close_the_connection() {
+        use hyper::header::CONNECTION;
+        for e in [
+            ShimError::TooLarge(10),
+            ShimError::BodyTimeout(Duration::from_secs(1)),
+        ] {
+            let r = e.clone().into_response();
+            assert_eq!(r.headers()[CONNECTION], "close", "{e:?}");
+        }
+        let r = ShimError::BadRequest("x".into()).into_response();
+        assert!(r.headers().get(CONNECTION).is_none());
     }
 
     #[test]

@@ -143,10 +143,12 @@ where
     B: Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let given = req
-        .headers()
-        .get(auth::KEY_HEADER)
-        .map(HeaderValue::as_bytes);
+    // Exactly one key header counts: with two, which of them is meant would be a guess, so neither is.
+    let mut keys = req.headers().get_all(auth::KEY_HEADER).iter();
+    let given = match (keys.next(), keys.next()) {
+        (Some(key), None) => Some(key.as_bytes()),
+        _ => None,
+    };
     if !auth::key_matches(config.key.expose(), given) {
         return Err(ShimError::Unauthorized);
     }
@@ -177,10 +179,27 @@ where
     match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ShimError::TooLarge(limit)),
+        // hyper closes the connection after a body it could not read.
         Err(e) => Err(ShimError::BadRequest(format!(
-            "reading the body failed: {e}"
+            "reading the body failed: {}",
+            causes(&*e)
         ))),
     }
+}
+
+/// An error and its sources, outermost first: `error reading a body from connection: Invalid chunk size …`.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Decodes the executor's body into an [`Execution`]; every error names the field.
@@ -340,6 +359,29 @@ mod tests {
         assert_eq!(e.timeout, Duration::from_millis(250));
         let e = decode(br#"{"timeout":1e300}"#, &config()).unwrap();
         assert_eq!(e.timeout, Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn exactly_one_key_header_counts() {
+        let request = |keys: &[&str]| {
+            let mut r = Request::builder().method(Method::POST);
+            for key in keys {
+                r = r.header(auth::KEY_HEADER, *key);
+            }
+            r.body(Full::new(Bytes::from_static(b"{}"))).unwrap()
+        };
+        assert!(admit(&config(), request(&["k"])).await.is_ok());
+        for keys in [
+            &[][..],
+            &["k", "k"],
+            &["k", "x"],
+            &["x", "k"],
+            &["k "],
+            &["K"],
+        ] {
+            let e = admit(&config(), request(keys)).await.unwrap_err();
+            assert_eq!(e, ShimError::Unauthorized, "{keys:?}");
+        }
     }
 
     #[test]
