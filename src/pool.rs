@@ -299,7 +299,10 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
                 Some(how) => format!("it {how} before READY"),
                 None => "it closed its stdout before READY".to_string(),
             }),
-            Ok(Err(e)) => Err(format!("bad handshake: {e}")),
+            Ok(Err(e)) => Err(match tokio::time::timeout(Duration::from_millis(200), exit.wait()).await {
+                Ok(Some(how)) => format!("bad handshake: {e}; it {how}"),
+                _ => format!("bad handshake: {e}"),
+            }),
         },
         how = exit.wait() => Err(match how {
             Some(how) => format!("it {how} before READY"),
@@ -387,8 +390,8 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
         stdin
             .write_all_buf(&mut frame)
             .await
-            .map_err(ProtocolError::Io)?;
-        frames.read_frame().await
+            .map_err(Failure::Write)?;
+        frames.read_frame().await.map_err(Failure::Read)
     };
     tokio::pin!(exchange);
     let mut reply = job.reply;
@@ -462,20 +465,32 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
             )
         }
         // Its stdout ended or its stdin broke: most often because it died; say how, if it did.
-        Err(e @ (ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_))) => {
+        Err(
+            e @ (Failure::Write(_)
+            | Failure::Read(
+                ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_),
+            )),
+        ) => {
             let why = match tokio::time::timeout(Duration::from_millis(200), exit.wait()).await {
                 Ok(Some(how)) => format!("the adapter {how} during the request"),
-                _ if matches!(e, ProtocolError::Io(_)) => {
-                    format!("talking to the adapter failed: {e}")
-                }
-                _ => format!("the adapter broke the protocol: {e}"),
+                _ => match e {
+                    Failure::Write(e) => {
+                        format!(
+                            "talking to the adapter failed: writing the request to its stdin: {e}"
+                        )
+                    }
+                    Failure::Read(e @ ProtocolError::Io(_)) => {
+                        format!("talking to the adapter failed: {e}")
+                    }
+                    Failure::Read(e) => format!("the adapter broke the protocol: {e}"),
+                },
             };
             (
                 Err(ShimError::Adapter(why.clone())),
                 Some(Verdict::Broken(why)),
             )
         }
-        Err(e) => {
+        Err(Failure::Read(e)) => {
             let why = format!("the adapter broke the protocol: {e}");
             (
                 Err(ShimError::Adapter(why.clone())),
@@ -485,6 +500,14 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
     };
     let _ = reply.send(Done { result, pid });
     verdict
+}
+
+/// How one request's exchange with an adapter failed.
+enum Failure {
+    /// Writing the request frame to its stdin.
+    Write(std::io::Error),
+    /// Reading the reply frame from its stdout.
+    Read(ProtocolError),
 }
 
 fn describe(frame: &Frame) -> String {

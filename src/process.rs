@@ -238,23 +238,37 @@ pub async fn terminate_group(pid: i32, exit: &mut ExitWatch, grace: Duration) ->
             .ok()
             .flatten();
     }
-    sweep_orphans();
+    // Off the runtime's threads: it reads /proc and may pause between passes.
+    let _ = tokio::task::spawn_blocking(move || sweep_orphans(pid)).await;
     status
 }
 
 /// Kills escaped orphans: processes re-parented to the shim (as subreaper or PID 1) that belong to no live
 /// adapter's process group — a function's daemon that called `setsid` and outlived its parent. Run whenever an
 /// adapter is ended, so nothing a function started outlives the adapter that started it, whichever group it
-/// moved to. Orphans still in a live adapter's group are left to that adapter (they end with its group).
-pub fn sweep_orphans() {
+/// moved to. Orphans still in a live adapter's group are left to that adapter (they end with its group), and
+/// members of `killed_group` (just sent SIGKILL, still dying) and zombies (waiting for the reaper) are not
+/// counted.
+pub fn sweep_orphans(killed_group: i32) {
     let me = std::process::id() as i32;
     // A killed orphan's own children come back to us in turn; a few passes end a small tree.
     for _ in 0..8 {
         // Holding the registry lock: no child is between fork and registration while we decide.
         let waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
         let mut killed = 0;
-        for (pid, ppid, pgrp) in processes() {
-            if ppid != me || waiting.contains_key(&pid) || waiting.contains_key(&pgrp) {
+        for Stat {
+            pid,
+            ppid,
+            pgrp,
+            state,
+        } in processes()
+        {
+            if ppid != me
+                || matches!(state, 'Z' | 'X')
+                || pgrp == killed_group
+                || waiting.contains_key(&pid)
+                || waiting.contains_key(&pgrp)
+            {
                 continue;
             }
             match nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL) {
@@ -275,27 +289,42 @@ pub fn sweep_orphans() {
     }
 }
 
-/// Every process as (pid, parent pid, process group), from /proc; empty where /proc is absent.
-fn processes() -> Vec<(i32, i32, i32)> {
+/// What the sweep needs to know of a process.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    state: char,
+}
+
+/// Every process, from /proc; empty where /proc is absent.
+fn processes() -> Vec<Stat> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|entry| {
         let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        parse_stat(&stat).map(|(ppid, pgrp)| (pid, ppid, pgrp))
+        parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
     })
     .collect()
 }
 
-/// Parent pid and process group from a /proc/<pid>/stat line: `pid (comm) state ppid pgrp …`, where `comm`
-/// may itself hold spaces and parentheses.
-fn parse_stat(stat: &str) -> Option<(i32, i32)> {
+/// A /proc/<pid>/stat line: `pid (comm) state ppid pgrp …`, where `comm` may itself hold spaces and
+/// parentheses.
+fn parse_stat(stat: &str) -> Option<Stat> {
+    let pid = stat.split_once(' ')?.0.parse().ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace().skip(1);
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((ppid, pgrp))
+    Some(Stat {
+        pid,
+        ppid,
+        pgrp,
+        state,
+    })
 }
 
 /// Is this process PID 1 (as in a container)?
@@ -393,11 +422,17 @@ mod tests {
 
     #[test]
     fn stat_lines_parse_past_odd_names() {
+        let stat = |pid, ppid, pgrp, state| Stat {
+            pid,
+            ppid,
+            pgrp,
+            state,
+        };
         assert_eq!(
             parse_stat("42 (a (b) c) S 7 42 42 0 -1 4194560"),
-            Some((7, 42))
+            Some(stat(42, 7, 42, 'S'))
         );
-        assert_eq!(parse_stat("1 (init) S 0 1 1"), Some((0, 1)));
+        assert_eq!(parse_stat("1 (init) Z 0 1 1"), Some(stat(1, 0, 1, 'Z')));
         assert_eq!(parse_stat("garbage"), None);
     }
 
