@@ -2,6 +2,8 @@
 //! configured rlimits; the key never reaches logs, error messages or the adapter's environment; a request's
 //! env reaches neither the next request nor the shim's own environment.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::util::*;
@@ -128,4 +130,29 @@ fn request_env_reaches_neither_the_next_request_nor_the_shims_own_env() {
         !own.contains("REQUEST_ONLY") && !own.contains("LEAK_PROBE"),
         "{own}"
     );
+}
+
+#[test]
+fn adapters_die_with_the_shim_even_when_it_is_killed() {
+    let pidfile = temp_path("pids");
+    let p = pidfile.to_string_lossy().into_owned();
+    let mut shim = Shim::fixture(
+        "echo",
+        &[("FIXTURE_PIDFILE", p.as_str()), ("SHIM_WORKERS", "2")],
+    )
+    .ready();
+    let adapters = wait_for(Duration::from_secs(10), "both adapters' pids", || {
+        let pids = pids_in(&pidfile);
+        (pids.len() == 2).then_some(pids)
+    });
+    assert!(adapters.iter().all(|&pid| alive(pid)));
+    // SIGKILL: the shim cleans up nothing; the parent-death signal does it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    shim.wait_exit(Duration::from_secs(5));
+    wait_all_dead(&adapters);
+    let _ = std::fs::remove_file(&pidfile);
 }
