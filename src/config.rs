@@ -498,8 +498,9 @@ fn positive_int(v: &str, max: usize) -> Result<usize, String> {
 /// Seconds as a positive number (fractions allowed), at most a day.
 pub fn seconds(v: &str) -> Result<Duration, String> {
     match v.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err("must be a number of seconds greater than 0 and at most 86400".into()),
+        // From a millisecond: below it a Duration may round to zero.
+        Ok(s) if s.is_finite() && (0.001..=86_400.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err("must be a number of seconds from 0.001 to 86400".into()),
     }
 }
 

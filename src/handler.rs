@@ -240,9 +240,11 @@ pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
                         describe(&v)
                     ))
                 })?;
-            // Past the cap (or past what a Duration holds) the cap applies.
+            // Past the cap (or past what a Duration holds) the cap applies; under a millisecond (the
+            // protocol's unit, and what a Duration may round to zero) a millisecond does.
             Duration::try_from_secs_f64(secs)
                 .unwrap_or(config.max_timeout)
+                .max(Duration::from_millis(1))
                 .min(config.max_timeout)
         }
     };
@@ -359,6 +361,10 @@ mod tests {
         assert_eq!(e.timeout, Duration::from_millis(250));
         let e = decode(br#"{"timeout":1e300}"#, &config()).unwrap();
         assert_eq!(e.timeout, Duration::from_secs(60));
+        for tiny in ["1e-10", "1e-45", "0.0004"] {
+            let e = decode(format!(r#"{{"timeout":{tiny}}}"#).as_bytes(), &config()).unwrap();
+            assert_eq!(e.timeout, Duration::from_millis(1), "{tiny}");
+        }
     }
 
     #[tokio::test]
