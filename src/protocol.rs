@@ -306,7 +306,10 @@ fn parse_header(line: &[u8]) -> Result<(Header<'_>, u64), ProtocolError> {
                 "kv" => Encoding::Kv,
                 _ => return Err(bad(line, "unknown request encoding in READY")),
             };
-            Header::Ready(number(version)? as u32, encoding)
+            let version = number(version)?
+                .try_into()
+                .map_err(|_| bad(line, "version out of range"))?;
+            Header::Ready(version, encoding)
         }
         ["RES", id, code, kind, _] => {
             let body_type = match *kind {
@@ -437,6 +440,8 @@ mod tests {
             (b"RES a/b 200 text 0\n", "invalid request id"),
             (b"RES 1  200 text 0\n", "wrong number of fields"),
             (b"READY 1 xml 0\n", "unknown request encoding"),
+            // 2^32 + 1: cut to a u32 it would read as version 1.
+            (b"READY 4294967297 json 0\n", "version out of range"),
             (b"RES 1 200 text 10\nshort", "middle of a frame"),
             (b"RES 1 200 te", "middle of a frame"),
             (b"RES 1 200 text 2000\n", "over the limit of 1024"),
