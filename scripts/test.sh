@@ -2,8 +2,9 @@
 # Runs every test, after installing what the tests need on a fresh Debian machine (as root; elsewhere it
 # only checks and says what is missing). Used by .ci/run; documented in the README.
 #
-#   scripts/test.sh   unit + integration tests (debug build); the static release binary built and put through
-#                     the same integration suite; the conformance kit for every bundled adapter and every
+#   scripts/test.sh   unit + integration tests, fuzz seeds and the load soak (debug build); a one-minute fuzzing
+#                     run per target (FUZZ_SECONDS); the static release binary built and put through the same
+#                     integration suite and soak; the conformance kit for every bundled adapter and every
 #                     installable compiled language; the runtime images built and seed-tested in Docker.
 #
 # Interpreters: python3 and node are required. The others (php, ruby, perl, lua, deno, bun) are installed when
@@ -23,13 +24,17 @@ fi
 echo "== unit and integration tests (debug build)"
 cargo test --locked
 
+echo "== fuzzing smoke run: every target for ${FUZZ_SECONDS:=60} s (scripts/fuzz.sh; docs/reliability.md)"
+scripts/fuzz.sh "$FUZZ_SECONDS"
+
 echo "== static release binary"
 make static
 STATIC=target/x86_64-unknown-linux-gnu/release/runtime-shim
 "$STATIC" --version
 
-echo "== integration tests against the static release binary"
+echo "== integration tests and the load soak against the static release binary"
 SHIM_TEST_BIN="$PWD/$STATIC" cargo test --locked --test integration
+SHIM_TEST_BIN="$PWD/$STATIC" cargo test --locked --test soak -- --nocapture
 
 echo "== conformance kit, every bundled adapter"
 if [[ ${CI:-} == true ]]; then
