@@ -65,7 +65,7 @@
 //! | absolute-form URI | served; its path counts (`http://h/_/health` → schema 405, `Allow: GET`) | `http_requests` |
 //! | header flood (200 headers; the parser allows 100) | bare 431 | `http_requests` |
 //! | long header value (100 000 bytes) | served | `http_requests` |
-//! | header value over the parser's buffer (500 000 bytes) | bare 431 | `http_requests` |
+//! | header value past the parser's buffer (1 000 000 bytes) | bare 431 | `http_requests` |
 //! | invalid Content-Length (`abc`, `-1`, `+2`) | bare 400 | `http_requests` |
 //! | two different Content-Lengths | bare 400 | `http_requests` |
 //! | both Transfer-Encoding and Content-Length | served per the chunked body, then close (RFC 9112 §6.3) | `http_requests`, `pipelined_requests_are_answered_in_order` |
@@ -967,9 +967,11 @@ fn http_requests() {
             post(&long(100_000), body),
             ok(),
         ),
+        // hyper checks its ~408 KiB head limit between reads, and one read may add up to that much again: only
+        // past twice the limit is the answer certain to be 431 whatever the read sizes.
         case(
-            "header value over the parser's buffer (500 000 bytes)",
-            post(&long(500_000), body),
+            "header value past the parser's buffer (1 000 000 bytes)",
+            post(&long(1_000_000), body),
             Bare(431),
         ),
         case(
