@@ -198,9 +198,7 @@ async fn run_slot(
                     Verdict::Stop => {
                         // Ask nicely first: an adapter exits on EOF.
                         drop(worker.stdin);
-                        let quiet =
-                            tokio::time::timeout(config.kill_grace, worker.exit.wait()).await;
-                        if quiet.is_err() {
+                        if worker.exit.wait_for(config.kill_grace).await.is_none() {
                             debug!(worker = index, pid = worker.pid, "adapter ignored EOF");
                         }
                         process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace)
@@ -295,13 +293,14 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
                 protocol::VERSION
             )),
             Ok(Ok(other)) => Err(format!("it sent {} before READY", describe(&other))),
-            Ok(Err(ProtocolError::Eof)) => Err(match exit.wait().await {
+            // Bounded: an adapter may close its stdout and live on.
+            Ok(Err(ProtocolError::Eof)) => Err(match exit.wait_for(EXIT_SETTLE).await {
                 Some(how) => format!("it {how} before READY"),
                 None => "it closed its stdout before READY".to_string(),
             }),
-            Ok(Err(e)) => Err(match tokio::time::timeout(Duration::from_millis(200), exit.wait()).await {
-                Ok(Some(how)) => format!("bad handshake: {e}; it {how}"),
-                _ => format!("bad handshake: {e}"),
+            Ok(Err(e)) => Err(match exit.wait_for(EXIT_SETTLE).await {
+                Some(how) => format!("bad handshake: {e}; it {how}"),
+                None => format!("bad handshake: {e}"),
             }),
         },
         how = exit.wait() => Err(match how {
@@ -471,9 +470,9 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
                 ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_),
             )),
         ) => {
-            let why = match tokio::time::timeout(Duration::from_millis(200), exit.wait()).await {
-                Ok(Some(how)) => format!("the adapter {how} during the request"),
-                _ => match e {
+            let why = match exit.wait_for(EXIT_SETTLE).await {
+                Some(how) => format!("the adapter {how} during the request"),
+                None => match e {
                     Failure::Write(e) => {
                         format!(
                             "talking to the adapter failed: writing the request to its stdin: {e}"
@@ -501,6 +500,9 @@ async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) ->
     let _ = reply.send(Done { result, pid });
     verdict
 }
+
+/// How long a broken stream waits for the adapter's exit, to say how it ended.
+const EXIT_SETTLE: Duration = Duration::from_millis(200);
 
 /// How one request's exchange with an adapter failed.
 enum Failure {

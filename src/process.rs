@@ -151,6 +151,14 @@ impl ExitWatch {
         self.done = Some(exit);
         exit
     }
+
+    /// Waits at most `limit` for the exit; `None` if it did not come (or could not be reported). Cancel-safe.
+    pub async fn wait_for(&mut self, limit: Duration) -> Option<Exit> {
+        tokio::time::timeout(limit, self.wait())
+            .await
+            .ok()
+            .flatten()
+    }
 }
 
 /// Starts `spec` in a new process group, with no-new-privs, and SIGKILL if the shim dies.
@@ -226,17 +234,11 @@ pub fn signal_group(pid: i32, signal: Signal) {
 /// whatever is left of the group. Returns how the leader ended (`None` if its exit was already taken).
 pub async fn terminate_group(pid: i32, exit: &mut ExitWatch, grace: Duration) -> Option<Exit> {
     signal_group(pid, Signal::SIGTERM);
-    let mut status = tokio::time::timeout(grace, exit.wait())
-        .await
-        .ok()
-        .flatten();
+    let mut status = exit.wait_for(grace).await;
     // Even when the leader went quietly, members of its group (a function's background children) may not have.
     signal_group(pid, Signal::SIGKILL);
     if status.is_none() {
-        status = tokio::time::timeout(Duration::from_secs(5), exit.wait())
-            .await
-            .ok()
-            .flatten();
+        status = exit.wait_for(Duration::from_secs(5)).await;
     }
     // Off the runtime's threads: it reads /proc and may pause between passes.
     let _ = tokio::task::spawn_blocking(move || sweep_orphans(pid)).await;

@@ -327,6 +327,11 @@ fn a_wrong_protocol_version_is_reported() {
 }
 
 #[test]
+fn an_adapter_closing_its_stdout_before_ready_is_reported_at_once() {
+    failing_start("close-stdout", &[], "it closed its stdout before READY");
+}
+
+#[test]
 fn a_silent_adapter_hits_the_startup_timeout() {
     failing_start(
         "silent",
