@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::{self, Launch};
+use crate::contract::Contract;
 use crate::process::{Credentials, Resource};
 
 /// Where configuration values come from.
@@ -92,7 +93,12 @@ pub enum LogFormat {
 /// Everything the shim needs to serve, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which executor contract is served (`SHIM_PROTOCOL`).
+    pub contract: Contract,
+    /// The executor's key: v1's `APPWRITE_INTERNAL_RUNTIME_KEY`, or v5's `OPEN_RUNTIMES_SECRET` (empty: no check).
     pub key: Key,
+    /// Settings of the v5 contract (defaults under v1, where nothing reads them).
+    pub v5: V5Settings,
     pub host: IpAddr,
     pub port: u16,
     pub launch: Launch,
@@ -119,8 +125,27 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// What only the v5 contract reads.
+#[derive(Debug, Clone, Default)]
+pub struct V5Settings {
+    /// `SHIM_LOGS_DIR`: where `<id>_logs.log` and `<id>_errors.log` go.
+    pub logs_dir: PathBuf,
+    /// `SHIM_TELEMETRY_DIR`: where `timings.txt` is read from.
+    pub telemetry_dir: PathBuf,
+    /// `OPEN_RUNTIMES_ENV=development`: the log id defaults to `dev`.
+    pub development: bool,
+    /// `OPEN_RUNTIMES_HEADERS`: merged over every request's headers (names lower-cased).
+    pub headers: Vec<(String, String)>,
+}
+
 pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_CODE_PATH: &str = "/usr/code";
+/// The v5 contract's code folder.
+pub const V5_CODE_PATH: &str = "/usr/local/server/src/function";
+pub const V5_LOGS_DIR: &str = "/mnt/logs";
+pub const V5_TELEMETRY_DIR: &str = "/mnt/telemetry";
+/// The v5 contract's secret; the adapters never see it.
+pub const V5_SECRET_VAR: &str = "OPEN_RUNTIMES_SECRET";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 900.0;
 pub const DEFAULT_MAX_BODY: usize = 20 * 1024 * 1024;
 pub const DEFAULT_MAX_REPLY: usize = 64 * 1024 * 1024;
@@ -145,6 +170,9 @@ pub struct Overrides {
     pub adapter: Option<String>,
     pub code_path: Option<String>,
     pub entrypoint: Option<String>,
+    pub contract: Option<Contract>,
+    pub logs_dir: Option<PathBuf>,
+    pub development: bool,
 }
 
 impl Config {
@@ -154,7 +182,15 @@ impl Config {
         policy: KeyPolicy,
         overrides: Overrides,
     ) -> Result<Config, ConfigError> {
+        let contract = match overrides.contract {
+            Some(c) => c,
+            None => parse_or(env, "SHIM_PROTOCOL", Contract::V1, |v| v.parse())?,
+        };
         let key = match first_set(env, &KEY_VARS)? {
+            // v5 has its own secret, and none is a valid choice.
+            _ if contract != Contract::V1 => {
+                Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default())
+            }
             Some(k) => Key::new(k),
             None if policy == KeyPolicy::GenerateIfMissing => Key::new(random_hex(16)),
             None => {
@@ -183,6 +219,7 @@ impl Config {
 
         let entrypoint = match overrides.entrypoint {
             Some(e) => Some(e),
+            None if contract == Contract::V5 => first_set(env, &["OPEN_RUNTIMES_ENTRYPOINT"])?,
             None => first_set(env, &["APPWRITE_ENTRYPOINT_NAME", "ENTRYPOINT_NAME"])?,
         };
         let code_path = match overrides.code_path {
@@ -190,7 +227,20 @@ impl Config {
             None => env
                 .var("SHIM_CODE_PATH")?
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| DEFAULT_CODE_PATH.to_string()),
+                .unwrap_or_else(|| match contract {
+                    Contract::V1 => DEFAULT_CODE_PATH.to_string(),
+                    Contract::V5 => V5_CODE_PATH.to_string(),
+                }),
+        };
+        let v5 = V5Settings {
+            logs_dir: match overrides.logs_dir {
+                Some(d) => d,
+                None => dir_or(env, "SHIM_LOGS_DIR", V5_LOGS_DIR)?,
+            },
+            telemetry_dir: dir_or(env, "SHIM_TELEMETRY_DIR", V5_TELEMETRY_DIR)?,
+            development: overrides.development
+                || env.var("OPEN_RUNTIMES_ENV")?.as_deref() == Some("development"),
+            headers: parse_or(env, "OPEN_RUNTIMES_HEADERS", Vec::new(), extra_headers)?,
         };
 
         let native_lib = env.var("SHIM_NATIVE_LIB")?.filter(|v| !v.is_empty());
@@ -307,7 +357,9 @@ impl Config {
         })?;
 
         Ok(Config {
+            contract,
             key,
+            v5,
             host,
             port,
             launch,
@@ -335,8 +387,9 @@ impl Config {
         let mut vars = vec![
             (
                 "SHIM_PROTOCOL".to_string(),
-                crate::protocol::VERSION.to_string(),
+                self.contract.adapter_version().to_string(),
             ),
+            ("SHIM_CONTRACT".to_string(), self.contract.to_string()),
             ("SHIM_CODE_PATH".to_string(), self.code_path.clone()),
             ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
         ];
@@ -464,7 +517,41 @@ fn lookup_user(passwd: &str, value: &str) -> Option<Credentials> {
 
 /// True for variables that must not be passed on to adapters.
 pub fn is_scrubbed(name: &str) -> bool {
-    KEY_VARS.contains(&name) || name.starts_with("SHIM_")
+    KEY_VARS.contains(&name) || name == V5_SECRET_VAR || name.starts_with("SHIM_")
+}
+
+/// A folder setting: any non-empty path.
+fn dir_or(env: &dyn Env, name: &str, default: &str) -> Result<PathBuf, ConfigError> {
+    Ok(PathBuf::from(
+        env.var(name)?
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string()),
+    ))
+}
+
+/// `OPEN_RUNTIMES_HEADERS`: a JSON object; names lower-cased, strings as they are, other values as their JSON
+/// text (`{"x-n": 1}` gives `1`), null values skipped.
+fn extra_headers(v: &str) -> Result<Vec<(String, String)>, String> {
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed: serde_json::Value = serde_json::from_str(v)
+        .map_err(|e| format!("must be a JSON object of header names and values: {e}"))?;
+    let serde_json::Value::Object(map) = parsed else {
+        return Err("must be a JSON object of header names and values".into());
+    };
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        let value = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let name = name.to_ascii_lowercase();
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value));
+    }
+    Ok(headers)
 }
 
 fn first_set(env: &dyn Env, names: &[&str]) -> Result<Option<String>, ConfigError> {

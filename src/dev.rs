@@ -65,6 +65,7 @@ pub fn overrides(folder: &Path, file: Option<String>, env: &dyn Env) -> Result<O
         adapter: Some(adapter),
         code_path: Some(folder.to_string_lossy().into_owned()),
         entrypoint: Some(file),
+        ..Overrides::default()
     })
 }
 

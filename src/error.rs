@@ -10,6 +10,8 @@ use http_body_util::Full;
 use hyper::Response;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 
+use crate::contract::Contract;
+
 /// Names the kind of a shim-generated error (`timeout`, `unauthorized`, …).
 pub const ERROR_KIND_HEADER: &str = "x-shim-error";
 
@@ -20,6 +22,10 @@ pub enum ShimError {
     NotFound(String),
     /// The function threw; the message carries the language's error and stack.
     FunctionFailed(String),
+    /// The function returned no response (the HTTP request model).
+    NoResponse,
+    /// The entry file is missing, failed to load or exports no function (the HTTP request model: 503).
+    EntrypointFailed(String),
     TimedOut(Duration),
     /// The adapter crashed, broke the protocol, or could not start.
     Adapter(String),
@@ -29,6 +35,8 @@ pub enum ShimError {
     /// The client did not send the whole body within the read timeout; the connection is closed after.
     BodyTimeout(Duration),
     MethodNotAllowed(&'static str),
+    /// v5: `x-open-runtimes-timeout` is not an integer greater than 0.
+    BadTimeoutHeader,
     Busy,
     NotReady,
     ShuttingDown,
@@ -40,8 +48,14 @@ impl ShimError {
         match self {
             ShimError::Unauthorized => 401,
             ShimError::NotFound(_) | ShimError::NotFoundPath => 404,
-            ShimError::FunctionFailed(_) | ShimError::TimedOut(_) | ShimError::Adapter(_) => 500,
+            ShimError::FunctionFailed(_)
+            | ShimError::NoResponse
+            | ShimError::TimedOut(_)
+            | ShimError::Adapter(_) => 500,
+            ShimError::EntrypointFailed(_) => 503,
             ShimError::BadRequest(_) => 400,
+            // v5 answers a bad timeout header, like a wrong secret, with 500 (its reference servers do).
+            ShimError::BadTimeoutHeader => 500,
             ShimError::TooLarge(_) => 413,
             ShimError::BodyTimeout(_) => 408,
             ShimError::MethodNotAllowed(_) => 405,
@@ -56,9 +70,12 @@ impl ShimError {
             ShimError::NotFound(_) => "not-found",
             ShimError::NotFoundPath => "no-such-path",
             ShimError::FunctionFailed(_) => "function-error",
+            ShimError::NoResponse => "no-response",
+            ShimError::EntrypointFailed(_) => "entrypoint-failed",
             ShimError::TimedOut(_) => "timeout",
             ShimError::Adapter(_) => "adapter-error",
             ShimError::BadRequest(_) => "bad-request",
+            ShimError::BadTimeoutHeader => "bad-timeout",
             ShimError::TooLarge(_) => "too-large",
             ShimError::BodyTimeout(_) => "body-timeout",
             ShimError::MethodNotAllowed(_) => "method-not-allowed",
@@ -71,9 +88,13 @@ impl ShimError {
     pub fn message(&self) -> String {
         match self {
             ShimError::Unauthorized => "Unauthorized".into(),
-            ShimError::NotFound(m) | ShimError::FunctionFailed(m) | ShimError::BadRequest(m) => {
-                m.clone()
-            }
+            ShimError::NotFound(m)
+            | ShimError::FunctionFailed(m)
+            | ShimError::EntrypointFailed(m)
+            | ShimError::BadRequest(m) => m.clone(),
+            ShimError::NoResponse => "Return statement missing. return context.res.empty() if no \
+                                      response is expected."
+                .into(),
             ShimError::NotFoundPath => "no such path: the shim serves POST on any path, and \
                                         GET /_/health and GET /_/ready"
                 .into(),
@@ -91,21 +112,58 @@ impl ShimError {
             ShimError::MethodNotAllowed(allowed) => {
                 format!("method not allowed; use {allowed}")
             }
+            ShimError::BadTimeoutHeader => {
+                "Header \"x-open-runtimes-timeout\" must be an integer greater than 0.".into()
+            }
             ShimError::Busy => "all workers are busy and the queue is full; retry later".into(),
             ShimError::NotReady => "no adapter is ready yet".into(),
             ShimError::ShuttingDown => "the shim is shutting down".into(),
         }
     }
 
-    /// The one place a shim error becomes a response.
+    /// The v1 contract's response; see [`ShimError::respond`].
     pub fn into_response(self) -> Response<Full<Bytes>> {
-        let code = self.code();
-        let body = serde_json::json!({ "code": code, "message": self.message() });
-        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        self.respond(Contract::V1)
+    }
+
+    /// The one place a shim error becomes a response, in the shape of the contract being served.
+    ///
+    /// v1: always the schema `{"code":…,"message":…}` as JSON. v5: what its reference servers answer where
+    /// they define it — a text body for a wrong secret or a bad timeout header, and an empty body for anything
+    /// that went wrong with the execution itself (the reason is in the execution's errors log) — and the v1
+    /// schema for what they leave undefined (413, 408, 503 busy, …).
+    pub fn respond(self, contract: Contract) -> Response<Full<Bytes>> {
+        let code = match (contract, &self) {
+            (Contract::V5, ShimError::Unauthorized) => 500,
+            _ => self.code(),
+        };
+        let (body, content_type) = match (contract, &self) {
+            (Contract::V5, ShimError::Unauthorized) => (
+                Bytes::from_static(V5_UNAUTHORIZED.as_bytes()),
+                "text/plain; charset=utf-8",
+            ),
+            (Contract::V5, ShimError::BadTimeoutHeader) => {
+                (Bytes::from(self.message()), "text/plain; charset=utf-8")
+            }
+            (
+                Contract::V5,
+                ShimError::FunctionFailed(_)
+                | ShimError::NoResponse
+                | ShimError::EntrypointFailed(_)
+                | ShimError::TimedOut(_)
+                | ShimError::Adapter(_)
+                | ShimError::NotFound(_),
+            ) => (Bytes::new(), "text/plain; charset=utf-8"),
+            _ => {
+                let body = serde_json::json!({ "code": code, "message": self.message() });
+                (Bytes::from(body.to_string()), "application/json")
+            }
+        };
+        let mut response = Response::new(Full::new(body));
         *response.status_mut() =
             hyper::StatusCode::from_u16(code).expect("every code above is a valid status");
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(ERROR_KIND_HEADER, HeaderValue::from_static(self.kind()));
         match self {
             ShimError::MethodNotAllowed(allowed) => {
@@ -122,6 +180,9 @@ impl ShimError {
         response
     }
 }
+
+/// v5's answer to a missing or wrong `x-open-runtimes-secret`.
+pub const V5_UNAUTHORIZED: &str = "Unauthorized. Provide correct \"x-open-runtimes-secret\" header.";
 
 /// `1`, `0.5`, `2.25`: seconds without trailing zeros.
 pub fn format_seconds(d: Duration) -> String {

@@ -1,7 +1,9 @@
 //! The request pipeline, in order: health paths → auth → method → bounded body → decode → deadline →
 //! invoke a worker → encode the reply. Each step may answer early with a [`ShimError`]; errors become responses
-//! only in [`ShimError::into_response`].
+//! only in [`ShimError::respond`]. What differs between executor contracts (their paths, headers, bodies and
+//! replies) is in [`crate::contract`]; the steps they share are here.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,20 +13,21 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
-use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::auth;
 use crate::config::Config;
+use crate::contract::{Contract, v1, v5};
 use crate::error::ShimError;
 use crate::pool::{Done, Pool};
-use crate::protocol::Execution;
+use crate::protocol::Work;
+
+pub use crate::contract::v1::{admit, decode};
 
 /// What every request handler shares.
 pub struct AppState {
     pub config: Config,
     pub pool: Pool,
-    next_id: AtomicU64,
+    ids: Ids,
 }
 
 impl AppState {
@@ -32,8 +35,35 @@ impl AppState {
         AppState {
             config,
             pool,
-            next_id: AtomicU64::new(1),
+            ids: Ids::new(),
         }
+    }
+}
+
+/// Execution ids: 32 hex characters no one can guess from the ones before (a keyed SipHash of a counter, its
+/// 128-bit key drawn from the kernel once per process), so code cannot forge a frame for another execution.
+struct Ids {
+    next: AtomicU64,
+    keys: std::collections::hash_map::RandomState,
+}
+
+impl Ids {
+    fn new() -> Self {
+        Ids {
+            next: AtomicU64::new(0),
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let half = |salt: u64| {
+            let mut h = self.keys.build_hasher();
+            h.write_u64(n);
+            h.write_u64(salt);
+            h.finish()
+        };
+        format!("{:016x}{:016x}", half(0), half(1))
     }
 }
 
@@ -42,7 +72,7 @@ const DEADLINE_SLACK: Duration = Duration::from_millis(20);
 
 /// Facts for the request's log line.
 #[derive(Default)]
-struct Trace {
+pub struct Trace {
     id: Option<String>,
     pid: Option<i32>,
 }
@@ -52,9 +82,12 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut trace = Trace::default();
-    let response = pipeline(&state, req, &mut trace)
-        .await
-        .unwrap_or_else(ShimError::into_response);
+    let contract = state.config.contract;
+    let response = match contract {
+        Contract::V1 => v1_pipeline(&state, req, &mut trace).await,
+        Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
+    }
+    .unwrap_or_else(|e| e.respond(contract));
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let error = response
@@ -65,65 +98,71 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         Some(id) => tracing::info!(
             req = %id, status, duration_ms = format_args!("{ms:.2}"), pid = trace.pid, error, "execution"
         ),
-        None if path.starts_with("/_/") => tracing::debug!(%method, %path, status, "health"),
+        None if path.starts_with("/_/") || path.starts_with("/__opr/") => {
+            tracing::debug!(%method, %path, status, "health")
+        }
         None => tracing::info!(%method, %path, status, error, "refused"),
     }
     response
 }
 
-async fn pipeline(
+async fn v1_pipeline(
     state: &AppState,
     req: Request<Incoming>,
     trace: &mut Trace,
 ) -> Result<Response<Full<Bytes>>, ShimError> {
     // 1. Health paths: no key, nothing secret.
-    match req.uri().path() {
-        "/_/health" => return health(req.method(), None),
-        "/_/ready" => return health(req.method(), Some(&state.pool)),
-        _ => {}
+    if let Some(response) = health(state, &req) {
+        return response;
     }
     // 2–5. Key, method, body, decode.
-    let exec = admit(&state.config, req).await?;
-    // 6. Deadline: from now, so time spent queued counts.
-    let timeout = exec.timeout;
+    let exec = v1::admit(&state.config, req).await?;
+    // 6–7. Deadline and invoke.
+    let Done { result, .. } = execute(state, Work::V1(exec), trace).await?;
+    // 8. Encode exactly what the function sent.
+    Ok(v1::encode(result?))
+}
+
+/// Steps 6 and 7, the same for every contract: the deadline counts from now, so time spent queued counts; a
+/// worker runs the execution. `Err` only when no worker could take it (busy, shutting down) or the worker's own
+/// answer did not come by the deadline.
+pub async fn execute(state: &AppState, work: Work, trace: &mut Trace) -> Result<Done, ShimError> {
+    let timeout = work.timeout();
     let deadline = Instant::now() + timeout;
     let deadline_ms = (SystemTime::now() + timeout)
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    // 7. Invoke.
-    let id = state.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+    let id = state.ids.next();
     trace.id = Some(id.clone());
-    let done = state.pool.submit(id, exec, deadline, deadline_ms)?;
-    let Done { result, pid } = match tokio::time::timeout_at(deadline + DEADLINE_SLACK, done).await
-    {
+    let done = state.pool.submit(id, work, deadline, deadline_ms)?;
+    let done = match tokio::time::timeout_at(deadline + DEADLINE_SLACK, done).await {
         Ok(Ok(done)) => done,
         Ok(Err(_)) => return Err(ShimError::ShuttingDown),
         Err(_) => return Err(ShimError::TimedOut(timeout)),
     };
-    trace.pid = pid;
-    // 8. Encode exactly what the function sent.
-    let reply = result?;
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(reply.status).expect("the pool checked the status range");
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(reply.body_type.content_type()),
-    );
-    Ok(response)
+    trace.pid = done.pid;
+    Ok(done)
 }
 
-fn health(method: &Method, pool: Option<&Pool>) -> Result<Response<Full<Bytes>>, ShimError> {
+/// The operator's health paths, the same under every contract: `GET /_/health` (the shim is up) and
+/// `GET /_/ready` (an adapter is ready). `None` for any other path.
+pub fn health<B>(state: &AppState, req: &Request<B>) -> Option<Result<Response<Full<Bytes>>, ShimError>> {
+    let pool = match req.uri().path() {
+        "/_/health" => None,
+        "/_/ready" => Some(&state.pool),
+        _ => return None,
+    };
+    let method = req.method();
     if method != Method::GET && method != Method::HEAD {
-        return Err(ShimError::MethodNotAllowed("GET"));
+        return Some(Err(ShimError::MethodNotAllowed("GET")));
     }
     let body = match pool {
         None => serde_json::json!({ "status": "ok" }),
         Some(pool) => {
             let ready = pool.ready_workers();
             if ready == 0 {
-                return Err(ShimError::NotReady);
+                return Some(Err(ShimError::NotReady));
             }
             serde_json::json!({ "status": "ready", "ready": ready, "workers": pool.workers() })
         }
@@ -132,47 +171,29 @@ fn health(method: &Method, pool: Option<&Pool>) -> Result<Response<Full<Bytes>>,
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(response)
+    Some(Ok(response))
 }
 
-/// Steps 2–5 of the pipeline, which need no worker: the key (before anything of the body is read), the
-/// method, the bounded body within the read timeout, and decoding. Generic over the body so the fuzz targets
-/// drive exactly this code.
-pub async fn admit<B>(config: &Config, req: Request<B>) -> Result<Execution, ShimError>
+/// Step 4 of the pipeline: the body, bounded by `limit` (413 past it, whatever a header declared) and read
+/// within `timeout` (408 past it).
+pub async fn read_body<B>(
+    headers: &hyper::HeaderMap,
+    body: B,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ShimError>
 where
     B: Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    // Exactly one key header counts: with two, which of them is meant would be a guess, so neither is.
-    let mut keys = req.headers().get_all(auth::KEY_HEADER).iter();
-    let given = match (keys.next(), keys.next()) {
-        (Some(key), None) => Some(key.as_bytes()),
-        _ => None,
-    };
-    if !auth::key_matches(config.key.expose(), given) {
-        return Err(ShimError::Unauthorized);
-    }
-    if req.method() != Method::POST {
-        return Err(ShimError::MethodNotAllowed("POST"));
-    }
-    let body = read_body(req, config.max_body, config.read_timeout).await?;
-    decode(&body, config)
-}
-
-async fn read_body<B>(req: Request<B>, limit: usize, timeout: Duration) -> Result<Bytes, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let declared = req
-        .headers()
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ShimError::TooLarge(limit));
     }
-    let collect = Limited::new(req.into_body(), limit).collect();
+    let collect = Limited::new(body, limit).collect();
     let Ok(collected) = tokio::time::timeout(timeout, collect).await else {
         return Err(ShimError::BodyTimeout(timeout));
     };
@@ -202,210 +223,3 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Decodes the executor's body into an [`Execution`]; every error names the field.
-pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
-    let bad = |m: String| ShimError::BadRequest(m);
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(bad("the body is empty; expected a JSON object".into()));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(mut fields) = value else {
-        return Err(bad(format!(
-            "the body must be a JSON object, not {}",
-            type_name(&value)
-        )));
-    };
-    let mut take = |name: &str| fields.remove(name).filter(|v| !v.is_null());
-
-    let path = optional_string(take("path"), "path")?
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| config.code_path.clone());
-    let file = optional_string(take("file"), "file")?
-        .filter(|f| !f.is_empty())
-        .or_else(|| config.entrypoint.clone())
-        .unwrap_or_default();
-    let env = string_map(take("env"), "env")?;
-    let payload = optional_string(take("payload"), "payload")?.unwrap_or_default();
-    let headers = string_map(take("headers"), "headers")?;
-    let timeout = match take("timeout") {
-        None => config.default_timeout,
-        Some(v) => {
-            let secs = v
-                .as_f64()
-                .filter(|s| *s > 0.0 && s.is_finite())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "field `timeout` must be a number of seconds greater than 0, not {}",
-                        describe(&v)
-                    ))
-                })?;
-            // Past the cap (or past what a Duration holds) the cap applies; under a millisecond (the
-            // protocol's unit, and what a Duration may round to zero) a millisecond does.
-            Duration::try_from_secs_f64(secs)
-                .unwrap_or(config.max_timeout)
-                .max(Duration::from_millis(1))
-                .min(config.max_timeout)
-        }
-    };
-    Ok(Execution {
-        path,
-        file,
-        env,
-        payload,
-        headers,
-        timeout,
-    })
-}
-
-fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, ShimError> {
-    match value {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ShimError::BadRequest(format!(
-            "field `{field}` must be a string, not {}",
-            type_name(&other)
-        ))),
-    }
-}
-
-fn string_map(value: Option<Value>, field: &str) -> Result<Map<String, Value>, ShimError> {
-    match value {
-        None => Ok(Map::new()),
-        Some(Value::Object(map)) => {
-            if let Some((key, v)) = map.iter().find(|(_, v)| !v.is_string()) {
-                return Err(ShimError::BadRequest(format!(
-                    "field `{field}.{key}` must be a string, not {}",
-                    type_name(v)
-                )));
-            }
-            Ok(map)
-        }
-        Some(other) => Err(ShimError::BadRequest(format!(
-            "field `{field}` must be an object of strings, not {}",
-            type_name(&other)
-        ))),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.to_string(),
-        other => type_name(other).to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{KeyPolicy, Overrides};
-    use std::collections::HashMap;
-
-    fn config() -> Config {
-        let env: HashMap<String, String> = [
-            ("APPWRITE_INTERNAL_RUNTIME_KEY", "k"),
-            ("SHIM_ADAPTER", "/bin/cat"),
-            ("APPWRITE_ENTRYPOINT_NAME", "index.py"),
-            ("SHIM_DEFAULT_TIMEOUT", "30"),
-            ("SHIM_MAX_TIMEOUT", "60"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        Config::from_env(&env, KeyPolicy::Required, Overrides::default()).unwrap()
-    }
-
-    fn bad_request(body: &str) -> String {
-        match decode(body.as_bytes(), &config()) {
-            Err(ShimError::BadRequest(m)) => m,
-            other => panic!("{body}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_fill_absent_fields() {
-        let e = decode(b"{}", &config()).unwrap();
-        assert_eq!(e.path, "/usr/code");
-        assert_eq!(e.file, "index.py");
-        assert!(e.env.is_empty() && e.headers.is_empty());
-        assert_eq!(e.payload, "");
-        assert_eq!(e.timeout, Duration::from_secs(30));
-        let e = decode(br#"{"path":null,"file":"","payload":null}"#, &config()).unwrap();
-        assert_eq!(
-            (e.path.as_str(), e.file.as_str()),
-            ("/usr/code", "index.py")
-        );
-    }
-
-    #[test]
-    fn fields_are_taken_and_timeout_capped() {
-        let e = decode(
-            br#"{"path":"/p","file":"f.py","env":{"A":"1"},"payload":"x","headers":{"h":"v"},"timeout":0.25,"extra":[1]}"#,
-            &config(),
-        )
-        .unwrap();
-        assert_eq!((e.path.as_str(), e.file.as_str()), ("/p", "f.py"));
-        assert_eq!(e.env["A"], "1");
-        assert_eq!(e.headers["h"], "v");
-        assert_eq!(e.timeout, Duration::from_millis(250));
-        let e = decode(br#"{"timeout":1e300}"#, &config()).unwrap();
-        assert_eq!(e.timeout, Duration::from_secs(60));
-        for tiny in ["1e-10", "1e-45", "0.0004"] {
-            let e = decode(format!(r#"{{"timeout":{tiny}}}"#).as_bytes(), &config()).unwrap();
-            assert_eq!(e.timeout, Duration::from_millis(1), "{tiny}");
-        }
-    }
-
-    #[tokio::test]
-    async fn exactly_one_key_header_counts() {
-        let request = |keys: &[&str]| {
-            let mut r = Request::builder().method(Method::POST);
-            for key in keys {
-                r = r.header(auth::KEY_HEADER, *key);
-            }
-            r.body(Full::new(Bytes::from_static(b"{}"))).unwrap()
-        };
-        assert!(admit(&config(), request(&["k"])).await.is_ok());
-        for keys in [
-            &[][..],
-            &["k", "k"],
-            &["k", "x"],
-            &["x", "k"],
-            &["k "],
-            &["K"],
-        ] {
-            let e = admit(&config(), request(keys)).await.unwrap_err();
-            assert_eq!(e, ShimError::Unauthorized, "{keys:?}");
-        }
-    }
-
-    #[test]
-    fn bad_bodies_name_the_field() {
-        assert!(bad_request("").contains("empty"));
-        assert!(bad_request("{").contains("not valid JSON"));
-        assert!(bad_request("[1]").contains("must be a JSON object, not an array"));
-        assert!(bad_request(r#"{"env":[]}"#).contains("field `env` must be an object"));
-        assert!(bad_request(r#"{"env":{"A":1}}"#).contains("field `env.A` must be a string"));
-        assert!(bad_request(r#"{"headers":"x"}"#).contains("field `headers`"));
-        assert!(bad_request(r#"{"payload":5}"#).contains("field `payload` must be a string"));
-        assert!(bad_request(r#"{"path":true}"#).contains("field `path`"));
-        assert!(bad_request(r#"{"file":{}}"#).contains("field `file`"));
-        for t in ["0", "-1", "\"10\"", "true", "[]"] {
-            let m = bad_request(&format!(r#"{{"timeout":{t}}}"#));
-            assert!(m.contains("field `timeout`"), "{t}: {m}");
-        }
-        let deep = "[".repeat(1000) + &"]".repeat(1000);
-        assert!(bad_request(&deep).contains("not valid JSON"));
-    }
-}

@@ -7,7 +7,9 @@
 //!   variable.
 //! - [`adapters`] — which program is an adapter: bundled ones by name, anything else by path.
 //! - [`server`] — the accept loop and graceful shutdown, on a listener the caller bound.
-//! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode.
+//! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode;
+//!   the steps every contract shares.
+//! - [`contract`] — the executor contracts (`v1`, `v5`): each one's decode and encode, feeding one pool.
 //! - [`auth`] — the constant-time key check.
 //! - [`error`] — the one error enum, and the one place it becomes an HTTP response.
 //! - [`protocol`] — framing of the adapter protocol (`docs/adapter-protocol.md`).
@@ -26,6 +28,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod conformance;
 pub mod dev;
 pub mod error;
@@ -74,6 +77,8 @@ pub async fn run(
         startup_timeout: config.startup_timeout,
         kill_grace: config.kill_grace,
         max_reply: config.max_reply,
+        contract: config.contract.as_str(),
+        version: config.contract.adapter_version(),
     });
     let state = Arc::new(AppState::new(config, pool));
     server::serve(listener, state, shutdown).await

@@ -125,6 +125,10 @@ fn main() -> ExitCode {
             adapter_uid = config.user.map(|u| u.uid),
             "listening"
         );
+        if config.contract == runtime_shim::contract::Contract::V5 {
+            // The executor's start script waits for this line on stdout.
+            println!("{}", runtime_shim::contract::v5::STARTED_LINE);
+        }
         if let Some(folder) = dev_folder {
             let url = format!("http://{bound}/");
             println!(

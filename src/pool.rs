@@ -10,30 +10,69 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::error::ShimError;
 use crate::process::{self, ExitWatch};
-use crate::protocol::{self, BodyType, Encoding, Execution, Frame, FrameReader, ProtocolError};
+use crate::protocol::{
+    self, BodyType, Encoding, Frame, FrameReader, LineSplitter, LogStream, ProtocolError, Work,
+};
 
 /// What a function replied.
 #[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body_type: BodyType,
-    pub body: Vec<u8>,
+pub enum Reply {
+    /// Protocol version 1: the body and how the function sent it.
+    V1 {
+        status: u16,
+        body_type: BodyType,
+        body: Vec<u8>,
+    },
+    /// Protocol version 2: status, the function's headers as it gave them, and the raw body.
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
 }
 
-/// A job's result, with the pid of the adapter that ran it (for the request log).
+/// The log lines of one execution of the HTTP request model, as the function produced them.
+#[derive(Debug, Default)]
+pub struct ExecLogs {
+    /// `context.log` / `context.error` lines, in order.
+    pub lines: Vec<(LogStream, Vec<u8>)>,
+    /// What the code printed natively (stdout, stderr, children), line by line.
+    pub native: Vec<Vec<u8>>,
+    /// Bytes of lines not kept, past the limit of what one execution may log.
+    pub dropped: usize,
+    kept: usize,
+}
+
+impl ExecLogs {
+    fn push(&mut self, stream: Option<LogStream>, line: &[u8], limit: usize) {
+        if self.kept + line.len() > limit {
+            self.dropped += line.len();
+            return;
+        }
+        self.kept += line.len();
+        match stream {
+            Some(stream) => self.lines.push((stream, line.to_vec())),
+            None => self.native.push(line.to_vec()),
+        }
+    }
+}
+
+/// A job's result, with the pid of the adapter that ran it (for the request log) and, for the HTTP request
+/// model when its logs are collected, what it logged.
 #[derive(Debug)]
 pub struct Done {
     pub result: Result<Reply, ShimError>,
     pub pid: Option<i32>,
+    pub logs: Option<ExecLogs>,
 }
 
 /// Pool settings.
@@ -46,6 +85,10 @@ pub struct PoolConfig {
     pub startup_timeout: Duration,
     pub kill_grace: Duration,
     pub max_reply: usize,
+    /// The executor contract, for messages.
+    pub contract: &'static str,
+    /// The protocol version adapters must announce (1 for the v1 contract, 2 for the HTTP request model).
+    pub version: u32,
 }
 
 struct Shared {
@@ -57,7 +100,7 @@ struct Shared {
 /// One execution on its way through the pool.
 struct Job {
     id: String,
-    exec: Execution,
+    work: Work,
     deadline: Instant,
     deadline_ms: u64,
     reply: oneshot::Sender<Done>,
@@ -121,7 +164,7 @@ impl Pool {
     pub fn submit(
         &self,
         id: String,
-        exec: Execution,
+        work: Work,
         deadline: Instant,
         deadline_ms: u64,
     ) -> Result<oneshot::Receiver<Done>, ShimError> {
@@ -134,7 +177,7 @@ impl Pool {
         let (reply, done) = oneshot::channel();
         let job = Job {
             id,
-            exec,
+            work,
             deadline,
             deadline_ms,
             reply,
@@ -173,8 +216,18 @@ struct Worker {
     frames: FrameReader<pipe::Receiver>,
     exit: ExitWatch,
     encoding: Encoding,
-    /// The request id its log lines are tagged with.
-    current: Arc<Mutex<Arc<str>>>,
+    /// The execution its stderr lines belong to.
+    current: Arc<Mutex<Current>>,
+    /// Asks the stderr reader to take everything already in the pipe; it answers when it has.
+    flush: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+/// Whom an adapter's stderr lines belong to right now.
+struct Current {
+    /// The request id they are logged under.
+    id: Arc<str>,
+    /// While an execution's logs are collected: its native lines, and the limit of what it may log.
+    native: Option<(ExecLogs, usize)>,
 }
 
 async fn run_slot(
@@ -192,7 +245,14 @@ async fn run_slot(
         let start_error = match start(config).await {
             Ok(mut worker) => {
                 shared.ready.fetch_add(1, Ordering::AcqRel);
-                let verdict = serve(&mut worker, &jobs, &mut stop, &mut failures).await;
+                let verdict = serve(
+                    &mut worker,
+                    &jobs,
+                    &mut stop,
+                    &mut failures,
+                    config.max_reply,
+                )
+                .await;
                 shared.ready.fetch_sub(1, Ordering::AcqRel);
                 let how = match &verdict {
                     Verdict::Stop => {
@@ -252,6 +312,7 @@ async fn run_slot(
                     let _ = job.reply.send(Done {
                         result: Err(ShimError::Adapter(format!("the adapter failed to start: {why}"))),
                         pid: None,
+                        logs: None,
                     });
                 }
             }
@@ -274,8 +335,12 @@ fn backoff(failures: u32) -> Duration {
 async fn start(config: &PoolConfig) -> Result<Worker, String> {
     let child = process::spawn(&config.spec)
         .map_err(|e| format!("cannot run {}: {e}", config.spec.program.to_string_lossy()))?;
-    let current: Arc<Mutex<Arc<str>>> = Arc::new(Mutex::new(Arc::from("-")));
-    tokio::spawn(pump_logs(child.stderr, child.pid, current.clone()));
+    let current = Arc::new(Mutex::new(Current {
+        id: Arc::from("-"),
+        native: None,
+    }));
+    let (flush, flushes) = mpsc::channel(1);
+    tokio::spawn(pump_logs(child.stderr, child.pid, current.clone(), flushes));
     let mut frames = FrameReader::new(child.stdout, config.max_reply);
     let mut exit = child.exit;
     let handshake = tokio::select! {
@@ -285,12 +350,16 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
                 "no READY within the startup timeout of {} s",
                 crate::error::format_seconds(config.startup_timeout)
             )),
-            Ok(Ok(Frame::Ready { version, encoding, info })) if version == protocol::VERSION => {
+            Ok(Ok(Frame::Ready { version, encoding, info })) if version == config.version => {
                 Ok((encoding, info))
             }
-            Ok(Ok(Frame::Ready { version, .. })) => Err(format!(
+            Ok(Ok(Frame::Ready { version, .. })) if config.version == protocol::VERSION => Err(format!(
                 "it speaks protocol version {version}; this shim speaks {}",
                 protocol::VERSION
+            )),
+            Ok(Ok(Frame::Ready { version, .. })) => Err(format!(
+                "it speaks protocol version {version}; the {} contract needs version {}",
+                config.contract, config.version
             )),
             Ok(Ok(other)) => Err(format!("it sent {} before READY", describe(&other))),
             // Bounded: an adapter may close its stdout and live on.
@@ -311,6 +380,7 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
     match handshake {
         Ok((encoding, info)) => {
             info!(pid = child.pid, encoding = ?encoding, "adapter ready: {info}");
+            frames.set_version(config.version);
             Ok(Worker {
                 pid: child.pid,
                 stdin: child.stdin,
@@ -318,6 +388,7 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
                 exit,
                 encoding,
                 current,
+                flush,
             })
         }
         Err(why) => {
@@ -333,6 +404,7 @@ async fn serve(
     jobs: &async_channel::Receiver<Job>,
     stop: &mut watch::Receiver<bool>,
     failures: &mut u32,
+    max_log: usize,
 ) -> Verdict {
     loop {
         let job = tokio::select! {
@@ -354,7 +426,7 @@ async fn serve(
             job = jobs.recv() => job,
         };
         let Ok(job) = job else { return Verdict::Stop };
-        match run(worker, job, stop).await {
+        match run(worker, job, stop, max_log).await {
             None => *failures = 0,
             Some(verdict) => return verdict,
         }
@@ -362,143 +434,248 @@ async fn serve(
 }
 
 /// Runs one job on `worker`. `None` when the adapter can take the next one.
-async fn run(worker: &mut Worker, job: Job, stop: &mut watch::Receiver<bool>) -> Option<Verdict> {
+async fn run(
+    worker: &mut Worker,
+    job: Job,
+    stop: &mut watch::Receiver<bool>,
+    max_log: usize,
+) -> Option<Verdict> {
     if job.reply.is_closed() {
         return None; // its caller left while it waited
     }
     let pid = Some(worker.pid);
-    let answer = |job: Job, result| {
-        let _ = job.reply.send(Done { result, pid });
-    };
+    let timeout = job.work.timeout();
+    let collect = matches!(&job.work, Work::Http(e) if e.collect_logs);
+    let logs = collect.then(ExecLogs::default);
     if Instant::now() >= job.deadline {
-        let timeout = job.exec.timeout;
-        answer(job, Err(ShimError::TimedOut(timeout)));
+        let _ = job.reply.send(Done {
+            result: Err(ShimError::TimedOut(timeout)),
+            pid,
+            logs,
+        });
         return None;
     }
-    *worker.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::from(job.id.as_str());
-    let request = protocol::encode_request(worker.encoding, &job.id, &job.exec, job.deadline_ms);
-    let Worker {
-        stdin,
-        frames,
-        exit,
-        ..
-    } = worker;
-    let exchange = async {
-        // Header and body in one writev, so the adapter wakes once per request, not once per part.
-        let mut frame = bytes::Buf::chain(&request.header[..], &request.body[..]);
-        stdin
-            .write_all_buf(&mut frame)
-            .await
-            .map_err(Failure::Write)?;
-        frames.read_frame().await.map_err(Failure::Read)
+    {
+        let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.id = Arc::from(job.id.as_str());
+        current.native = collect.then(|| (ExecLogs::default(), max_log));
+    }
+    let request = match &job.work {
+        Work::V1(exec) => protocol::encode_request(worker.encoding, &job.id, exec, job.deadline_ms),
+        Work::Http(exec) => {
+            protocol::encode_http_request(worker.encoding, &job.id, exec, job.deadline_ms)
+        }
     };
-    tokio::pin!(exchange);
+    drop(job.work);
+    let mut logs = logs;
     let mut reply = job.reply;
-    let outcome = tokio::select! {
-        biased;
-        frame = &mut exchange => frame,
-        how = exit.wait() => {
-            // It may have replied just before it went: take a reply already in the pipe.
-            match tokio::time::timeout(Duration::from_millis(100), &mut exchange).await {
-                Ok(Ok(frame)) => Ok(frame),
-                _ => {
-                    let why = match how {
-                        Some(how) => format!("the adapter {how} during the request"),
-                        None => "the adapter ended during the request".into(),
-                    };
-                    let _ = reply.send(Done { result: Err(ShimError::Adapter(why.clone())), pid });
-                    return Some(Verdict::Broken(why));
+    let outcome = {
+        let Worker {
+            stdin,
+            frames,
+            exit,
+            ..
+        } = &mut *worker;
+        let exchange = exchange(stdin, frames, &request, &job.id, logs.as_mut(), max_log);
+        tokio::pin!(exchange);
+        tokio::select! {
+            biased;
+            frame = &mut exchange => Outcome::Frame(frame),
+            how = exit.wait() => {
+                // It may have replied just before it went: take a reply already in the pipe.
+                match tokio::time::timeout(Duration::from_millis(100), &mut exchange).await {
+                    Ok(Ok(frame)) => Outcome::Frame(Ok(frame)),
+                    _ => Outcome::Exited(how),
                 }
             }
+            _ = tokio::time::sleep_until(job.deadline) => Outcome::TimedOut,
+            _ = reply.closed() => Outcome::CallerGone,
+            // Shutdown's grace period is over and this request is still running.
+            _ = stopped(stop) => Outcome::Stopped,
         }
-        _ = tokio::time::sleep_until(job.deadline) => {
-            let _ = reply.send(Done { result: Err(ShimError::TimedOut(job.exec.timeout)), pid });
+    };
+    if collect {
+        // Everything the execution printed before its reply is in the stderr pipe by now: take it, so that no
+        // line is lost or given to the next execution.
+        let (ack, acked) = oneshot::channel();
+        if worker.flush.send(ack).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), acked).await;
+        }
+    }
+    let native = {
+        let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
+        let native = current.native.take();
+        if collect {
+            current.id = Arc::from("-");
+        }
+        native
+    };
+    if let (Some(logs), Some((native, _))) = (logs.as_mut(), native) {
+        logs.native = native.native;
+        logs.dropped += native.dropped;
+    }
+    let send = |reply: oneshot::Sender<Done>, result, logs| {
+        let _ = reply.send(Done { result, pid, logs });
+    };
+    let frame = match outcome {
+        Outcome::Frame(frame) => frame,
+        Outcome::Exited(how) => {
+            let why = match how {
+                Some(how) => format!("the adapter {how} during the request"),
+                None => "the adapter ended during the request".into(),
+            };
+            send(reply, Err(ShimError::Adapter(why.clone())), logs);
+            return Some(Verdict::Broken(why));
+        }
+        Outcome::TimedOut => {
+            send(reply, Err(ShimError::TimedOut(timeout)), logs);
             return Some(Verdict::Recycle("its request timed out"));
         }
-        _ = reply.closed() => return Some(Verdict::Recycle("its caller went away")),
-        // Shutdown's grace period is over and this request is still running.
-        _ = stopped(stop) => {
-            let _ = reply.send(Done { result: Err(ShimError::ShuttingDown), pid });
+        Outcome::CallerGone => return Some(Verdict::Recycle("its caller went away")),
+        Outcome::Stopped => {
+            send(reply, Err(ShimError::ShuttingDown), logs);
             return Some(Verdict::Stop);
         }
     };
-    let (result, verdict) = match outcome {
+    let (result, verdict) = judge(frame, &job.id, worker, collect).await;
+    send(reply, result, logs);
+    verdict
+}
+
+/// How the wait for a reply ended.
+enum Outcome {
+    Frame(Result<Frame, Failure>),
+    Exited(Option<process::Exit>),
+    TimedOut,
+    CallerGone,
+    Stopped,
+}
+
+/// Writes the request, then reads frames until the reply; `LOG` lines on the way are kept in `logs` (or
+/// dropped when the execution's logs are not collected).
+async fn exchange(
+    stdin: &mut pipe::Sender,
+    frames: &mut FrameReader<pipe::Receiver>,
+    request: &protocol::EncodedRequest,
+    id: &str,
+    mut logs: Option<&mut ExecLogs>,
+    max_log: usize,
+) -> Result<Frame, Failure> {
+    // Header, metadata and body in one writev, so the adapter wakes once per request, not once per part.
+    let mut frame = bytes::Buf::chain(
+        bytes::Buf::chain(&request.header[..], &request.body[..]),
+        &request.raw[..],
+    );
+    stdin
+        .write_all_buf(&mut frame)
+        .await
+        .map_err(Failure::Write)?;
+    loop {
+        match frames.read_frame().await.map_err(Failure::Read)? {
+            Frame::Log {
+                id: of,
+                stream,
+                line,
+            } if of == id => {
+                if let Some(logs) = logs.as_deref_mut() {
+                    logs.push(Some(stream), &line, max_log);
+                }
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// Turns the frame that ended an exchange into the job's result, and says whether the adapter must go.
+async fn judge(
+    frame: Result<Frame, Failure>,
+    id: &str,
+    worker: &mut Worker,
+    http: bool,
+) -> (Result<Reply, ShimError>, Option<Verdict>) {
+    let broken = |why: String| (Err(ShimError::Adapter(why.clone())), Some(Verdict::Broken(why)));
+    let bad_status = |status: u16| {
+        let why =
+            format!("the function replied with status {status}; a status must be from 200 to 599");
+        (Err(ShimError::FunctionFailed(why)), None)
+    };
+    match frame {
         Ok(Frame::Reply {
-            id,
+            id: of,
             status,
             body_type,
             body,
-        }) if id == job.id => {
+        }) if of == id => {
             if (200..=599).contains(&status) {
-                let reply = Reply {
-                    status,
-                    body_type,
-                    body,
-                };
-                (Ok(reply), None)
+                (
+                    Ok(Reply::V1 {
+                        status,
+                        body_type,
+                        body,
+                    }),
+                    None,
+                )
             } else {
-                let why = format!(
-                    "the function replied with status {status}; a status must be from 200 to 599"
-                );
-                (Err(ShimError::FunctionFailed(why)), None)
+                bad_status(status)
             }
         }
-        Ok(Frame::Error { id, code, message }) if id == job.id && (code == 404 || code == 500) => {
-            let error = if code == 404 {
-                ShimError::NotFound(message)
-            } else {
-                ShimError::FunctionFailed(message)
+        Ok(Frame::Response {
+            id: of,
+            status,
+            head,
+            body,
+        }) if of == id => match protocol::decode_reply_headers(worker.encoding, &head) {
+            Err(e) => broken(format!("the adapter broke the protocol: {e}")),
+            Ok(_) if !(200..=599).contains(&status) => bad_status(status),
+            Ok(headers) => (
+                Ok(Reply::Http {
+                    status,
+                    headers,
+                    body,
+                }),
+                None,
+            ),
+        },
+        Ok(Frame::NoResponse { id: of }) if of == id => (Err(ShimError::NoResponse), None),
+        Ok(Frame::Error {
+            id: of,
+            code,
+            message,
+        }) if of == id && (code == 500 || code == if http { 503 } else { 404 }) => {
+            let error = match code {
+                404 => ShimError::NotFound(message),
+                503 => ShimError::EntrypointFailed(message),
+                _ => ShimError::FunctionFailed(message),
             };
             (Err(error), None)
         }
-        Ok(frame) => {
-            let why = format!(
-                "the adapter broke the protocol: expected RES or ERR (code 404 or 500) for \
-                 request {}, got {}",
-                job.id,
-                describe(&frame)
-            );
-            (
-                Err(ShimError::Adapter(why.clone())),
-                Some(Verdict::Broken(why)),
-            )
-        }
+        Ok(frame) => broken(format!(
+            "the adapter broke the protocol: expected {} for request {id}, got {}",
+            if http {
+                "RES, NONE or ERR (code 500 or 503)"
+            } else {
+                "RES or ERR (code 404 or 500)"
+            },
+            describe(&frame)
+        )),
         // Its stdout ended or its stdin broke: most often because it died; say how, if it did.
         Err(
             e @ (Failure::Write(_)
-            | Failure::Read(
-                ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_),
-            )),
-        ) => {
-            let why = match exit.wait_for(EXIT_SETTLE).await {
-                Some(how) => format!("the adapter {how} during the request"),
-                None => match e {
-                    Failure::Write(e) => {
-                        format!(
-                            "talking to the adapter failed: writing the request to its stdin: {e}"
-                        )
-                    }
-                    Failure::Read(e @ ProtocolError::Io(_)) => {
-                        format!("talking to the adapter failed: {e}")
-                    }
-                    Failure::Read(e) => format!("the adapter broke the protocol: {e}"),
-                },
-            };
-            (
-                Err(ShimError::Adapter(why.clone())),
-                Some(Verdict::Broken(why)),
-            )
-        }
-        Err(Failure::Read(e)) => {
-            let why = format!("the adapter broke the protocol: {e}");
-            (
-                Err(ShimError::Adapter(why.clone())),
-                Some(Verdict::Broken(why)),
-            )
-        }
-    };
-    let _ = reply.send(Done { result, pid });
-    verdict
+            | Failure::Read(ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_))),
+        ) => broken(match worker.exit.wait_for(EXIT_SETTLE).await {
+            Some(how) => format!("the adapter {how} during the request"),
+            None => match e {
+                Failure::Write(e) => {
+                    format!("talking to the adapter failed: writing the request to its stdin: {e}")
+                }
+                Failure::Read(e @ ProtocolError::Io(_)) => {
+                    format!("talking to the adapter failed: {e}")
+                }
+                Failure::Read(e) => format!("the adapter broke the protocol: {e}"),
+            },
+        }),
+        Err(Failure::Read(e)) => broken(format!("the adapter broke the protocol: {e}")),
+    }
 }
 
 /// How long a broken stream waits for the adapter's exit, to say how it ended.
@@ -515,24 +692,76 @@ enum Failure {
 fn describe(frame: &Frame) -> String {
     match frame {
         Frame::Ready { .. } => "READY".into(),
-        Frame::Reply { id, .. } => format!("RES for request {id}"),
+        Frame::Reply { id, .. } | Frame::Response { id, .. } => format!("RES for request {id}"),
         Frame::Error { id, code, .. } => format!("ERR {code} for request {id}"),
+        Frame::NoResponse { id } => format!("NONE for request {id}"),
+        Frame::Log { id, .. } => format!("LOG for request {id}"),
     }
 }
 
-/// Logs an adapter's stderr (where it also sends the user's stdout) line by line, tagged with the request.
-async fn pump_logs(stderr: pipe::Receiver, pid: i32, current: Arc<Mutex<Arc<str>>>) {
-    let mut reader = BufReader::with_capacity(16 * 1024, stderr);
-    loop {
-        match protocol::read_log_line(&mut reader).await {
-            Ok(Some(line)) => {
-                let req = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                info!(target: "function", req = %req, pid, "{}", String::from_utf8_lossy(&line));
+/// Reads an adapter's stderr (where it also sends the user's stdout) line by line: each line is logged, tagged
+/// with the request, or kept for the execution whose logs are being collected. On request it takes whatever is
+/// in the pipe at once, so the pool can answer an execution with all that it printed.
+async fn pump_logs(
+    stderr: pipe::Receiver,
+    pid: i32,
+    current: Arc<Mutex<Current>>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+) {
+    let mut splitter = LineSplitter::default();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut open = true;
+    let mut emit = |line: &[u8]| {
+        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+        let req = current.id.clone();
+        match current.native.as_mut() {
+            Some((logs, limit)) => {
+                let limit = *limit;
+                logs.push(None, line, limit);
+                debug!(target: "function", req = %req, pid, "{}", String::from_utf8_lossy(line));
             }
-            Ok(None) => return,
-            Err(e) => {
-                debug!(pid, error = %e, "reading adapter stderr failed");
-                return;
+            None => info!(target: "function", req = %req, pid, "{}", String::from_utf8_lossy(line)),
+        }
+    };
+    loop {
+        tokio::select! {
+            biased;
+            ack = flushes.recv() => {
+                let Some(ack) = ack else { return };
+                while open {
+                    match stderr.try_read(&mut chunk) {
+                        Ok(0) => open = false,
+                        Ok(n) => splitter.push(&chunk[..n], &mut emit),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            debug!(pid, error = %e, "reading adapter stderr failed");
+                            open = false;
+                        }
+                    }
+                }
+                splitter.finish(&mut emit);
+                let _ = ack.send(());
+            }
+            ready = stderr.readable(), if open => {
+                if let Err(e) = ready {
+                    debug!(pid, error = %e, "reading adapter stderr failed");
+                    open = false;
+                    continue;
+                }
+                match stderr.try_read(&mut chunk) {
+                    Ok(0) => {
+                        splitter.finish(&mut emit);
+                        open = false;
+                    }
+                    Ok(n) => splitter.push(&chunk[..n], &mut emit),
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => {}
+                    Err(e) => {
+                        debug!(pid, error = %e, "reading adapter stderr failed");
+                        splitter.finish(&mut emit);
+                        open = false;
+                    }
+                }
             }
         }
     }

@@ -12,8 +12,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-/// The protocol version this shim speaks.
+/// The protocol version of the v1 contract.
 pub const VERSION: u32 = 1;
+/// The protocol version of the request model shared by the v5 contract and those after it.
+pub const VERSION_2: u32 = 2;
 /// Longest header line, `\n` included.
 pub const MAX_HEADER: usize = 256;
 /// Longest stderr line logged as one event; longer lines are logged in pieces.
@@ -26,7 +28,7 @@ pub enum Encoding {
     Kv,
 }
 
-/// One execution, validated: what an adapter is asked to run.
+/// One execution of the v1 contract, validated: what an adapter is asked to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     pub path: String,
@@ -39,10 +41,58 @@ pub struct Execution {
     pub timeout: Duration,
 }
 
-/// A request frame, as header and body so the body is written without another copy.
+/// One execution of the HTTP request model (the v5 contract, protocol version 2): what `context.req` shows,
+/// with every rule of the contract that needs no language already applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpExecution {
+    pub method: String,
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub query_string: String,
+    /// In order of first appearance; a repeated key keeps its last value.
+    pub query: Vec<(String, String)>,
+    pub url: String,
+    /// Lower-cased names, unique, in order of first appearance.
+    pub headers: Vec<(String, String)>,
+    pub json_body: bool,
+    pub body: bytes::Bytes,
+    pub timeout: Duration,
+    /// Whether the execution's log lines are collected (they are dropped when logging is disabled).
+    pub collect_logs: bool,
+}
+
+/// What the pool runs: one execution of either request model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    V1(Execution),
+    Http(HttpExecution),
+}
+
+impl Work {
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Work::V1(e) => e.timeout,
+            Work::Http(e) => e.timeout,
+        }
+    }
+
+    /// The protocol version an adapter must speak to run it.
+    pub fn version(&self) -> u32 {
+        match self {
+            Work::V1(_) => VERSION,
+            Work::Http(_) => VERSION_2,
+        }
+    }
+}
+
+/// A request frame, as header, metadata and raw body, so the parts are written in one `writev` without
+/// another copy of the body.
 pub struct EncodedRequest {
     pub header: Vec<u8>,
     pub body: Vec<u8>,
+    pub raw: bytes::Bytes,
 }
 
 #[derive(Serialize)]
@@ -99,6 +149,151 @@ pub fn encode_request(
     EncodedRequest {
         header: format!("REQ {id} {}\n", body.len()).into_bytes(),
         body,
+        raw: bytes::Bytes::new(),
+    }
+}
+
+#[derive(Serialize)]
+struct JsonMeta<'a> {
+    method: &'a str,
+    scheme: &'a str,
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+    query_string: &'a str,
+    query: PairsAsObject<'a>,
+    url: &'a str,
+    headers: PairsAsObject<'a>,
+    json_body: bool,
+    timeout_ms: u64,
+    deadline_ms: u64,
+}
+
+/// Serializes unique `(name, value)` pairs as a JSON object, in order.
+struct PairsAsObject<'a>(&'a [(String, String)]);
+
+impl Serialize for PairsAsObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Encodes `REQ <id> <M> <N>\n<metadata><raw body>` (protocol version 2).
+pub fn encode_http_request(
+    encoding: Encoding,
+    id: &str,
+    exec: &HttpExecution,
+    deadline_ms: u64,
+) -> EncodedRequest {
+    let timeout_ms = exec.timeout.as_millis() as u64;
+    let meta = match encoding {
+        Encoding::Json => serde_json::to_vec(&JsonMeta {
+            method: &exec.method,
+            scheme: &exec.scheme,
+            host: &exec.host,
+            port: exec.port,
+            path: &exec.path,
+            query_string: &exec.query_string,
+            query: PairsAsObject(&exec.query),
+            url: &exec.url,
+            headers: PairsAsObject(&exec.headers),
+            json_body: exec.json_body,
+            timeout_ms,
+            deadline_ms,
+        })
+        .expect("strings always serialize"),
+        Encoding::Kv => {
+            let mut out = Vec::with_capacity(512);
+            let port = exec.port.to_string();
+            let (timeout, deadline) = (timeout_ms.to_string(), deadline_ms.to_string());
+            for (tag, value) in [
+                ("method", exec.method.as_str()),
+                ("scheme", &exec.scheme),
+                ("host", &exec.host),
+                ("port", &port),
+                ("path", &exec.path),
+                ("query_string", &exec.query_string),
+                ("url", &exec.url),
+                ("json_body", if exec.json_body { "1" } else { "0" }),
+                ("timeout_ms", &timeout),
+                ("deadline_ms", &deadline),
+            ] {
+                kv_record(&mut out, tag, "", value.as_bytes());
+            }
+            for (k, v) in &exec.headers {
+                kv_record(&mut out, "header", k, v.as_bytes());
+            }
+            for (k, v) in &exec.query {
+                kv_record(&mut out, "query", k, v.as_bytes());
+            }
+            out
+        }
+    };
+    let total = meta.len() + exec.body.len();
+    EncodedRequest {
+        header: format!("REQ {id} {} {total}\n", meta.len()).into_bytes(),
+        body: meta,
+        raw: exec.body.clone(),
+    }
+}
+
+fn kv_record(out: &mut Vec<u8>, tag: &str, key: &str, value: &[u8]) {
+    out.extend_from_slice(format!("{tag} {} {}\n", key.len(), value.len()).as_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(value);
+}
+
+/// Decodes the headers of a version-2 `RES`: a JSON array of `[name, value]` pairs, or `header` records.
+pub fn decode_reply_headers(
+    encoding: Encoding,
+    meta: &[u8],
+) -> Result<Vec<(String, String)>, String> {
+    match encoding {
+        Encoding::Json => {
+            if meta.is_empty() {
+                return Ok(Vec::new());
+            }
+            let pairs: Vec<(String, String)> = serde_json::from_slice(meta).map_err(|e| {
+                format!("the reply's headers are not a JSON array of [name, value] strings: {e}")
+            })?;
+            Ok(pairs)
+        }
+        Encoding::Kv => {
+            let mut pairs = Vec::new();
+            let mut rest = meta;
+            while !rest.is_empty() {
+                let nl = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .ok_or("a header record of the reply has no newline")?;
+                let head = std::str::from_utf8(&rest[..nl]).map_err(|_| "a bad header record")?;
+                let fields: Vec<&str> = head.split(' ').collect();
+                let [tag, k, v] = fields.as_slice() else {
+                    return Err(format!("a bad header record of the reply: {}", quote(&rest[..nl])));
+                };
+                let (k, v): (usize, usize) = match (k.parse(), v.parse()) {
+                    (Ok(k), Ok(v)) => (k, v),
+                    _ => return Err(format!("a bad header record of the reply: {}", quote(&rest[..nl]))),
+                };
+                let data = &rest[nl + 1..];
+                if data.len() < k + v {
+                    return Err("a header record of the reply runs past its end".into());
+                }
+                if *tag == "header" {
+                    pairs.push((
+                        String::from_utf8_lossy(&data[..k]).into_owned(),
+                        String::from_utf8_lossy(&data[k..k + v]).into_owned(),
+                    ));
+                }
+                rest = &data[k + v..];
+            }
+            Ok(pairs)
+        }
     }
 }
 
@@ -137,6 +332,28 @@ pub enum Frame {
         code: u16,
         message: String,
     },
+    /// Version 2: the function returned a response; `head` is its headers in the adapter's encoding.
+    Response {
+        id: String,
+        status: u16,
+        head: Vec<u8>,
+        body: Vec<u8>,
+    },
+    /// Version 2: the function returned nothing.
+    NoResponse { id: String },
+    /// Version 2: one `context.log` / `context.error` line.
+    Log {
+        id: String,
+        stream: LogStream,
+        line: Vec<u8>,
+    },
+}
+
+/// Which file a `LOG` line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Log,
+    Error,
 }
 
 /// Why reading a frame failed. Every variant but `Io` means the adapter broke the protocol.
@@ -177,6 +394,7 @@ impl fmt::Display for ProtocolError {
 pub struct FrameReader<R> {
     inner: BufReader<R>,
     max_body: usize,
+    version: u32,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -184,7 +402,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         FrameReader {
             inner: BufReader::with_capacity(64 * 1024, inner),
             max_body,
+            version: VERSION,
         }
+    }
+
+    /// Reads the frames of another protocol version from now on (after a `READY` that announced it).
+    pub fn set_version(&mut self, version: u32) {
+        self.version = version;
     }
 
     /// Waits until stdout has bytes or reaches EOF, consuming nothing: `Ok(true)` when bytes wait. Safe to
@@ -197,22 +421,33 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// must discard the adapter, which the pool always does.
     pub async fn read_frame(&mut self) -> Result<Frame, ProtocolError> {
         let line = self.read_header().await?;
-        let (header, len) = parse_header(&line)?;
+        let (header, len) = parse_header(&line, self.version)?;
         if len > self.max_body as u64 {
             return Err(ProtocolError::BodyTooLarge {
                 len,
                 limit: self.max_body,
             });
         }
-        let mut body = vec![0u8; len as usize];
-        self.inner.read_exact(&mut body).await.map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                ProtocolError::Truncated
-            } else {
-                ProtocolError::Io(e)
+        // A version-2 reply is read as its two parts, so the body is never moved to drop the headers.
+        let split = match header {
+            Header::Response(_, _, meta) if meta > len => {
+                return Err(bad(&line, "the headers' length is past the frame's length"));
             }
-        })?;
-        header.into_frame(body)
+            Header::Response(_, _, meta) => meta as usize,
+            _ => 0,
+        };
+        let mut head = vec![0u8; split];
+        let mut body = vec![0u8; len as usize - split];
+        for part in [&mut head, &mut body] {
+            self.inner.read_exact(part).await.map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    ProtocolError::Truncated
+                } else {
+                    ProtocolError::Io(e)
+                }
+            })?;
+        }
+        header.into_frame(head, body)
     }
 
     async fn read_header(&mut self) -> Result<Vec<u8>, ProtocolError> {
@@ -247,10 +482,13 @@ enum Header<'a> {
     Ready(u32, Encoding),
     Reply(&'a str, u16, BodyType),
     Error(&'a str, u16),
+    Response(&'a str, u16, u64),
+    NoResponse(&'a str),
+    Log(&'a str, LogStream),
 }
 
 impl Header<'_> {
-    fn into_frame(self, body: Vec<u8>) -> Result<Frame, ProtocolError> {
+    fn into_frame(self, head: Vec<u8>, body: Vec<u8>) -> Result<Frame, ProtocolError> {
         Ok(match self {
             Header::Ready(version, encoding) => Frame::Ready {
                 version,
@@ -268,6 +506,18 @@ impl Header<'_> {
                 code,
                 message: String::from_utf8_lossy(&body).into_owned(),
             },
+            Header::Response(id, status, _) => Frame::Response {
+                id: id.to_string(),
+                status,
+                head,
+                body,
+            },
+            Header::NoResponse(id) => Frame::NoResponse { id: id.to_string() },
+            Header::Log(id, stream) => Frame::Log {
+                id: id.to_string(),
+                stream,
+                line: body,
+            },
         })
     }
 }
@@ -276,8 +526,9 @@ fn bad(line: &[u8], why: &str) -> ProtocolError {
     ProtocolError::BadHeader(format!("{why}: {}", quote(line)))
 }
 
-/// Parses a header line (without its `\n`) into its kind and body length.
-fn parse_header(line: &[u8]) -> Result<(Header<'_>, u64), ProtocolError> {
+/// Parses a header line (without its `\n`) into its kind and body length; `version` decides the shape of `RES`
+/// and whether the version-2 kinds exist.
+fn parse_header(line: &[u8], version: u32) -> Result<(Header<'_>, u64), ProtocolError> {
     let text = std::str::from_utf8(line)
         .ok()
         .filter(|t| t.bytes().all(|b| (0x20..0x7f).contains(&b)))
@@ -311,6 +562,18 @@ fn parse_header(line: &[u8]) -> Result<(Header<'_>, u64), ProtocolError> {
                 .map_err(|_| bad(line, "version out of range"))?;
             Header::Ready(version, encoding)
         }
+        ["RES", id, code, meta, _] if version >= VERSION_2 => {
+            Header::Response(valid_id(id, line)?, status(code)?, number(meta)?)
+        }
+        ["NONE", id, _] if version >= VERSION_2 => Header::NoResponse(valid_id(id, line)?),
+        ["LOG", id, stream, _] if version >= VERSION_2 => {
+            let stream = match *stream {
+                "log" => LogStream::Log,
+                "error" => LogStream::Error,
+                _ => return Err(bad(line, "unknown log stream (expected log or error)")),
+            };
+            Header::Log(valid_id(id, line)?, stream)
+        }
         ["RES", id, code, kind, _] => {
             let body_type = match *kind {
                 "text" => BodyType::Text,
@@ -322,6 +585,15 @@ fn parse_header(line: &[u8]) -> Result<(Header<'_>, u64), ProtocolError> {
         ["ERR", id, code, _] => Header::Error(valid_id(id, line)?, status(code)?),
         [kind, ..] if ["READY", "RES", "ERR"].contains(kind) => {
             return Err(bad(line, "wrong number of fields in frame header"));
+        }
+        [kind, ..] if version >= VERSION_2 && ["NONE", "LOG"].contains(kind) => {
+            return Err(bad(line, "wrong number of fields in frame header"));
+        }
+        _ if version >= VERSION_2 => {
+            return Err(bad(
+                line,
+                "expected a frame header (READY, RES, ERR, NONE or LOG)",
+            ));
         }
         _ => return Err(bad(line, "expected a frame header (READY, RES or ERR)")),
     };
@@ -378,6 +650,56 @@ pub async fn read_log_line<R: AsyncRead + Unpin>(
         reader.consume(n);
         if line.len() >= MAX_LOG_LINE {
             return Ok(Some(line));
+        }
+    }
+}
+
+/// Splits an adapter's stderr into log lines, as [`read_log_line`] does, from bytes pushed as they arrive: a
+/// line ends at a newline (removed) or after [`MAX_LOG_LINE`] bytes. Lets the reader take whatever is in the
+/// pipe without waiting, which is how the shim collects an execution's output before it answers.
+#[derive(Default)]
+pub struct LineSplitter {
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; `emit` gets each completed line.
+    pub fn push(&mut self, mut data: &[u8], emit: &mut dyn FnMut(&[u8])) {
+        while !data.is_empty() {
+            let room = MAX_LOG_LINE - self.pending.len();
+            let window = &data[..data.len().min(room)];
+            match window.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.emit_with(&window[..i], emit);
+                    data = &data[i + 1..];
+                }
+                None => {
+                    self.pending.extend_from_slice(window);
+                    data = &data[window.len()..];
+                    if self.pending.len() >= MAX_LOG_LINE {
+                        emit(&self.pending);
+                        self.pending.clear();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Emits a partial line, if any (end of stream, or the end of an execution's output).
+    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8])) {
+        if !self.pending.is_empty() {
+            emit(&self.pending);
+            self.pending.clear();
+        }
+    }
+
+    fn emit_with(&mut self, tail: &[u8], emit: &mut dyn FnMut(&[u8])) {
+        if self.pending.is_empty() {
+            emit(tail);
+        } else {
+            self.pending.extend_from_slice(tail);
+            emit(&self.pending);
+            self.pending.clear();
         }
     }
 }

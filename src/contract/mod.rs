@@ -1,0 +1,56 @@
+//! The executor contracts: what the executor sends and gets back. Each contract's decode and encode lives in
+//! its own module; all of them feed the same [`crate::protocol::Work`] to the same pool, and the contract is
+//! chosen once, at start, from `SHIM_PROTOCOL`.
+//!
+//! - [`v1`] — the 2021 contract: `POST` with a JSON body, `x-internal-challenge`, replies as the function sent.
+//! - [`v5`] — open-runtimes v5 (Appwrite 1.7+): any method and path, raw bodies, `x-open-runtimes-*` headers,
+//!   log files, `/__opr/health` and `/__opr/timings`.
+
+pub mod v1;
+pub mod v5;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Which executor contract the shim serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Contract {
+    #[default]
+    V1,
+    V5,
+}
+
+impl Contract {
+    /// The adapter protocol version this contract's executions travel in.
+    pub fn adapter_version(self) -> u32 {
+        match self {
+            Contract::V1 => crate::protocol::VERSION,
+            Contract::V5 => crate::protocol::VERSION_2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contract::V1 => "v1",
+            Contract::V5 => "v5",
+        }
+    }
+}
+
+impl fmt::Display for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Contract {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "v1" => Ok(Contract::V1),
+            "v5" => Ok(Contract::V5),
+            _ => Err("must be v1 or v5".into()),
+        }
+    }
+}
