@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
+use crate::contract::Contract;
+
 pub const HELP: &str = "\
 runtime-shim — the web server inside a function-runtime container.
 
@@ -15,19 +17,22 @@ Usage:
       of persistent adapter processes. Configured by environment variables (see below); --host and --port
       override SHIM_HOST and SHIM_PORT.
 
-  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N]
+  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v5]
       Serve one function folder for local development, without Docker: the adapter is picked from the
-      entry file (index.py, index.js, …), the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random one, the
-      address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT say otherwise. Prints a curl line to try it.
+      entry file (index.py, main.py, index.js, …), the address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT
+      say otherwise. v1 (the default, or SHIM_PROTOCOL): the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random
+      one. v5: development mode (log id `dev`), no secret unless OPEN_RUNTIMES_SECRET is set, log files in
+      SHIM_LOGS_DIR or a temporary folder. Prints a curl line to try it.
 
-  runtime-shim conformance <adapter> [--functions DIR] [--interpreter CMD] [--json]
-      Run the standard conformance cases against an adapter (a bundled name or the path of an executable)
-      through a real shim, with the language's case functions (conformance/<adapter>/ by default). Prints a
-      pass/fail table with each failure's reason; exits 1 if any case fails.
+  runtime-shim conformance <adapter> [--protocol v1|v5] [--functions DIR] [--interpreter CMD] [--json]
+      Run the standard conformance cases of a contract against an adapter (a bundled name or the path of
+      an executable) through a real shim, with the language's case functions (conformance/<adapter>/, or
+      conformance/v5/<adapter>/, by default). Prints a pass/fail table with each failure's reason; exits 1
+      if any case fails.
 
-  runtime-shim conformance --all [--require-all]
-      The same for every bundled adapter whose interpreter is on PATH; the others are skipped with the
-      reason (with --require-all they fail instead).
+  runtime-shim conformance --all [--require-all] [--protocol v1|v5]
+      The same for every bundled adapter whose interpreter is on PATH (under v5: that has v5 case
+      functions); the others are skipped with the reason (with --require-all they fail instead).
 
   runtime-shim runtimes [--json]
       The catalogue of runtime images: name, version, build and run images, platforms, whether the image
@@ -37,7 +42,8 @@ Usage:
   runtime-shim --version | -V   The version.
 
 Environment (serve and dev):
-  APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve
+  SHIM_PROTOCOL                  executor contract: v1 or v5          [v1]
+  APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve under v1
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
   SHIM_ADAPTER                   bundled adapter (python, node, php, ruby, perl, lua, bash, deno, bun)
@@ -61,6 +67,9 @@ Environment (serve and dev):
   SHIM_NATIVE_LIB                shared library exporting the native ABI (instead of SHIM_ADAPTER)
   SHIM_NATIVE_WORKER             the native path's worker program    [runtime-shim-native beside a static binary]
   SHIM_ADAPTERS_DIR              where bundled adapters live         [found next to the binary]
+  v5: OPEN_RUNTIMES_SECRET (empty: no check), OPEN_RUNTIMES_ENTRYPOINT, OPEN_RUNTIMES_ENV,
+      OPEN_RUNTIMES_HEADERS, SHIM_LOGS_DIR [/mnt/logs], SHIM_TELEMETRY_DIR [/mnt/telemetry];
+      SHIM_CODE_PATH defaults to /usr/local/server/src/function
   SHIM_LOG                       log filter: info, debug, warn,function=info … [info]
   SHIM_LOG_FORMAT                pretty or json                      [pretty]
 
@@ -74,11 +83,13 @@ pub enum Command {
         folder: PathBuf,
         file: Option<String>,
         listen: Listen,
+        protocol: Option<Contract>,
     },
     Conformance(crate::conformance::Options),
-    /// `conformance --all [--require-all]`.
+    /// `conformance --all [--require-all] [--protocol v5]`.
     ConformanceAll {
         require_all: bool,
+        protocol: Contract,
     },
     /// The native path's worker role (not for people: the shim starts it).
     NativeWorker {
@@ -127,6 +138,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut json = false;
     let mut all = false;
     let mut require_all = false;
+    let mut protocol: Option<Contract> = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -174,6 +186,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 json = true
             }
             Long("all") if command.as_deref() == Some("conformance") => all = true,
+            Long("protocol") if matches!(command.as_deref(), Some("conformance" | "dev")) => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                protocol = Some(
+                    v.string()
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("--protocol must be v1 or v5")?,
+                );
+            }
             Long("require-all") if command.as_deref() == Some("conformance") => {
                 all = true;
                 require_all = true;
@@ -202,7 +223,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
         Some("runtimes") => Ok(Command::Runtimes { json }),
-        Some("conformance") if all => Ok(Command::ConformanceAll { require_all }),
+        Some("conformance") if all => Ok(Command::ConformanceAll {
+            require_all,
+            protocol: protocol.unwrap_or_default(),
+        }),
         Some("conformance") => Ok(Command::Conformance(crate::conformance::Options {
             adapter: folder
                 .ok_or("conformance needs an adapter: runtime-shim conformance <name or path>")?
@@ -211,11 +235,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             functions,
             interpreter,
             json,
+            protocol: protocol.unwrap_or_default(),
         })),
         Some(_) => Ok(Command::Dev {
             folder: folder.ok_or("dev needs a folder: runtime-shim dev <folder>")?,
             file,
             listen,
+            protocol,
         }),
     }
 }

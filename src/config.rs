@@ -188,9 +188,7 @@ impl Config {
         };
         let key = match first_set(env, &KEY_VARS)? {
             // v5 has its own secret, and none is a valid choice.
-            _ if contract != Contract::V1 => {
-                Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default())
-            }
+            _ if contract != Contract::V1 => Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default()),
             Some(k) => Key::new(k),
             None if policy == KeyPolicy::GenerateIfMissing => Key::new(random_hex(16)),
             None => {

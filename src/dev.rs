@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::adapters;
 use crate::config::{Env, Overrides};
+use crate::contract::Contract;
 
 /// Entry files looked for, in order, when `--file` is not given.
 const ENTRY_FILES: &[&str] = &[
@@ -18,7 +19,19 @@ const ENTRY_FILES: &[&str] = &[
 
 /// Works out what `dev` serves: the folder as the code path, the entry file, its adapter, and loopback
 /// unless `SHIM_HOST` is set.
-pub fn overrides(folder: &Path, file: Option<String>, env: &dyn Env) -> Result<Overrides, String> {
+pub fn overrides(
+    folder: &Path,
+    file: Option<String>,
+    protocol: Option<Contract>,
+    env: &dyn Env,
+) -> Result<Overrides, String> {
+    let contract = match protocol {
+        Some(p) => p,
+        None => match env.var("SHIM_PROTOCOL").map_err(|e| e.to_string())? {
+            Some(v) if !v.is_empty() => v.parse().map_err(|e| format!("SHIM_PROTOCOL {e}"))?,
+            _ => Contract::V1,
+        },
+    };
     let folder = folder
         .canonicalize()
         .map_err(|e| format!("cannot open the folder {}: {e}", folder.display()))?;
@@ -59,22 +72,48 @@ pub fn overrides(folder: &Path, file: Option<String>, env: &dyn Env) -> Result<O
         .var("SHIM_HOST")
         .map_err(|e| e.to_string())?
         .is_some_and(|h| !h.is_empty());
+    // v5 development mode: the log id is `dev`, and the log files go where the developer can read them.
+    let logs_dir = match contract {
+        Contract::V1 => None,
+        Contract::V5 => Some(match env.var("SHIM_LOGS_DIR").map_err(|e| e.to_string())? {
+            Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+            _ => {
+                let d = std::env::temp_dir().join("runtime-shim-dev-logs");
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+                d
+            }
+        }),
+    };
     Ok(Overrides {
         host: (!host_set).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         port: None,
         adapter: Some(adapter),
         code_path: Some(folder.to_string_lossy().into_owned()),
         entrypoint: Some(file),
-        ..Overrides::default()
+        contract: Some(contract),
+        development: contract == Contract::V5,
+        logs_dir,
     })
 }
 
 /// The line printed for the developer to paste.
-pub fn curl_line(url: &str, key: &str) -> String {
-    format!(
-        "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
-         -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"
-    )
+pub fn curl_line(url: &str, key: &str, contract: Contract) -> String {
+    match contract {
+        Contract::V1 => format!(
+            "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
+             -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"
+        ),
+        Contract::V5 if key.is_empty() => {
+            format!(
+                "curl -sS {url} -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"
+            )
+        }
+        Contract::V5 => format!(
+            "curl -sS {url} -H 'x-open-runtimes-secret: {key}' -H 'content-type: application/json' \
+             -d '{{\"hello\":\"world\"}}'"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -87,14 +126,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("shim-dev-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let env: HashMap<String, String> = HashMap::new();
-        assert!(overrides(&dir, None, &env).unwrap_err().contains("--file"));
+        assert!(
+            overrides(&dir, None, None, &env)
+                .unwrap_err()
+                .contains("--file")
+        );
         std::fs::write(dir.join("index.js"), "module.exports = () => {}").unwrap();
-        let o = overrides(&dir, None, &env).unwrap();
+        let o = overrides(&dir, None, None, &env).unwrap();
         assert_eq!(o.adapter.as_deref(), Some("node"));
         assert_eq!(o.entrypoint.as_deref(), Some("index.js"));
         assert_eq!(o.host, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert!(
-            overrides(&dir, Some("nope.py".into()), &env)
+            overrides(&dir, Some("nope.py".into()), None, &env)
                 .unwrap_err()
                 .contains("no file nope.py")
         );

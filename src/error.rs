@@ -182,7 +182,8 @@ impl ShimError {
 }
 
 /// v5's answer to a missing or wrong `x-open-runtimes-secret`.
-pub const V5_UNAUTHORIZED: &str = "Unauthorized. Provide correct \"x-open-runtimes-secret\" header.";
+pub const V5_UNAUTHORIZED: &str =
+    "Unauthorized. Provide correct \"x-open-runtimes-secret\" header.";
 
 /// `1`, `0.5`, `2.25`: seconds without trailing zeros.
 pub fn format_seconds(d: Duration) -> String {

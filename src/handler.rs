@@ -147,7 +147,10 @@ pub async fn execute(state: &AppState, work: Work, trace: &mut Trace) -> Result<
 
 /// The operator's health paths, the same under every contract: `GET /_/health` (the shim is up) and
 /// `GET /_/ready` (an adapter is ready). `None` for any other path.
-pub fn health<B>(state: &AppState, req: &Request<B>) -> Option<Result<Response<Full<Bytes>>, ShimError>> {
+pub fn health<B>(
+    state: &AppState,
+    req: &Request<B>,
+) -> Option<Result<Response<Full<Bytes>>, ShimError>> {
     let pool = match req.uri().path() {
         "/_/health" => None,
         "/_/ready" => Some(&state.pool),
@@ -222,4 +225,3 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
-

@@ -44,8 +44,11 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::ConformanceAll { require_all } => {
-            return if conformance::run_all(require_all) {
+        Command::ConformanceAll {
+            require_all,
+            protocol,
+        } => {
+            return if conformance::run_all(require_all, protocol) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -67,7 +70,8 @@ fn main() -> ExitCode {
             folder,
             file,
             listen,
-        } => match dev::overrides(&folder, file, &ProcessEnv) {
+            protocol,
+        } => match dev::overrides(&folder, file, protocol, &ProcessEnv) {
             Ok(o) => (
                 KeyPolicy::GenerateIfMissing,
                 with_listen(o, &listen),
@@ -132,12 +136,20 @@ fn main() -> ExitCode {
         if let Some(folder) = dev_folder {
             let url = format!("http://{bound}/");
             println!(
-                "serving {} ({}, {} adapter) at {url}\ntry:\n  {}",
+                "serving {} ({}, {} adapter, {} contract) at {url}\ntry:\n  {}",
                 folder.display(),
                 config.entrypoint.as_deref().unwrap_or_default(),
                 config.launch.name,
-                dev::curl_line(&url, &String::from_utf8_lossy(config.key.expose()))
+                config.contract,
+                dev::curl_line(
+                    &url,
+                    &String::from_utf8_lossy(config.key.expose()),
+                    config.contract
+                )
             );
+            if config.contract == runtime_shim::contract::Contract::V5 {
+                println!("log files: {}", config.v5.logs_dir.display());
+            }
         }
         runtime_shim::run(config, listener, signal).await
     });

@@ -593,7 +593,12 @@ async fn judge(
     worker: &mut Worker,
     http: bool,
 ) -> (Result<Reply, ShimError>, Option<Verdict>) {
-    let broken = |why: String| (Err(ShimError::Adapter(why.clone())), Some(Verdict::Broken(why)));
+    let broken = |why: String| {
+        (
+            Err(ShimError::Adapter(why.clone())),
+            Some(Verdict::Broken(why)),
+        )
+    };
     let bad_status = |status: u16| {
         let why =
             format!("the function replied with status {status}; a status must be from 200 to 599");
@@ -661,7 +666,9 @@ async fn judge(
         // Its stdout ended or its stdin broke: most often because it died; say how, if it did.
         Err(
             e @ (Failure::Write(_)
-            | Failure::Read(ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_))),
+            | Failure::Read(
+                ProtocolError::Eof | ProtocolError::Truncated | ProtocolError::Io(_),
+            )),
         ) => broken(match worker.exit.wait_for(EXIT_SETTLE).await {
             Some(how) => format!("the adapter {how} during the request"),
             None => match e {

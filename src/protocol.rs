@@ -274,11 +274,19 @@ pub fn decode_reply_headers(
                 let head = std::str::from_utf8(&rest[..nl]).map_err(|_| "a bad header record")?;
                 let fields: Vec<&str> = head.split(' ').collect();
                 let [tag, k, v] = fields.as_slice() else {
-                    return Err(format!("a bad header record of the reply: {}", quote(&rest[..nl])));
+                    return Err(format!(
+                        "a bad header record of the reply: {}",
+                        quote(&rest[..nl])
+                    ));
                 };
                 let (k, v): (usize, usize) = match (k.parse(), v.parse()) {
                     (Ok(k), Ok(v)) => (k, v),
-                    _ => return Err(format!("a bad header record of the reply: {}", quote(&rest[..nl]))),
+                    _ => {
+                        return Err(format!(
+                            "a bad header record of the reply: {}",
+                            quote(&rest[..nl])
+                        ));
+                    }
                 };
                 let data = &rest[nl + 1..];
                 if data.len() < k + v {

@@ -11,8 +11,10 @@ use std::time::Duration;
 pub struct Response {
     /// 0 when the server closed the connection without a parsable response.
     pub status: u16,
-    /// Lower-cased names.
+    /// Lower-cased names; of a repeated header, the last value.
     pub headers: HashMap<String, String>,
+    /// Every header line in order, names lower-cased (repeated headers stay repeated).
+    pub lines: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -30,6 +32,7 @@ impl Response {
             return Response {
                 status: 0,
                 headers: HashMap::new(),
+                lines: Vec::new(),
                 body: raw.to_vec(),
             };
         };
@@ -40,13 +43,15 @@ impl Response {
             .and_then(|l| l.split(' ').nth(1))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let headers = lines
+        let lines: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
+        let headers = lines.iter().cloned().collect();
         Response {
             status,
             headers,
+            lines,
             body: raw[split + 4..].to_vec(),
         }
     }
@@ -84,6 +89,28 @@ pub fn post(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes, read_timeout)
+}
+
+/// Any method and target, with headers (a `Host` is added unless given) and a body.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    read_timeout: Duration,
+) -> std::io::Result<Response> {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str("Host: localhost:3000\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
     raw(addr, &bytes, read_timeout)

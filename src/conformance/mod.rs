@@ -5,6 +5,7 @@
 //! child with `std::process` directly.
 
 pub mod client;
+pub mod v5;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -68,14 +69,26 @@ pub struct Options {
     pub interpreter: Option<String>,
     /// Print a JSON report instead of the table.
     pub json: bool,
+    /// Which executor contract's cases to run.
+    pub protocol: crate::contract::Contract,
 }
 
 /// `conformance --all`: every bundled adapter whose interpreter is installed, one after the other; with
 /// `require_all`, a missing interpreter is a failure instead of a skip. Returns whether all ran and passed.
-pub fn run_all(require_all: bool) -> bool {
+pub fn run_all(require_all: bool, protocol: crate::contract::Contract) -> bool {
     let started = Instant::now();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for bundled in adapters::BUNDLED {
+        if protocol == crate::contract::Contract::V5
+            && adapters::find_shipped("conformance/v5", bundled.name).is_none()
+        {
+            println!(
+                "SKIP {}: it has no v5 case functions (conformance/v5/{}/)\n",
+                bundled.name, bundled.name
+            );
+            skipped += 1;
+            continue;
+        }
         if !adapters::on_path(bundled.interpreter) {
             let verdict = if require_all { "FAIL" } else { "SKIP" };
             println!(
@@ -94,6 +107,7 @@ pub fn run_all(require_all: bool) -> bool {
             functions: None,
             interpreter: None,
             json: false,
+            protocol,
         };
         let one = Instant::now();
         match run(&options) {
@@ -134,6 +148,9 @@ pub struct Outcome {
 
 /// Runs every case; `Err` when the kit could not run at all (no functions folder, shim did not start).
 pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
+    if options.protocol == crate::contract::Contract::V5 {
+        return v5::run(options);
+    }
     let suite: Suite = serde_json::from_str(CASES).map_err(|e| format!("cases.json: {e}"))?;
     let functions = match &options.functions {
         Some(f) => f.clone(),
@@ -152,7 +169,15 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
         .map_err(|e| format!("cannot open {}: {e}", functions.display()))?;
     let ext = extension_of_seed(&functions)?;
     let token = format!("tok{}", crate::config::random_hex(6));
-    let shim = ShimUnderTest::start(options, &functions)?;
+    let key = crate::config::random_hex(16);
+    let env = [
+        ("APPWRITE_INTERNAL_RUNTIME_KEY", key.as_str()),
+        ("SHIM_ADAPTER", options.adapter.as_str()),
+        ("SHIM_CODE_PATH", &functions.to_string_lossy()),
+        ("SHIM_WORKERS", "1"),
+        ("SHIM_MAX_TIMEOUT", "60"),
+    ];
+    let shim = ShimUnderTest::start(options, &env, key.clone())?;
 
     let mut outcomes = Vec::new();
     for case in &suite.cases {
@@ -254,7 +279,7 @@ fn expand(value: &Value, vars: &dyn Fn(&str) -> String) -> Value {
     }
 }
 
-/// A shim started for the kit: one worker, JSON logs collected.
+/// A shim started for the kit, JSON logs collected.
 struct ShimUnderTest {
     child: Child,
     addr: SocketAddr,
@@ -265,9 +290,14 @@ struct ShimUnderTest {
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 
 impl ShimUnderTest {
-    fn start(options: &Options, functions: &Path) -> Result<ShimUnderTest, String> {
+    /// Starts `runtime-shim serve` on a loopback port with `env` on top of the caller's environment (less
+    /// anything that would change the shim under test), and waits until an adapter is ready.
+    fn start(
+        options: &Options,
+        env: &[(&str, &str)],
+        key: String,
+    ) -> Result<ShimUnderTest, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-        let key = crate::config::random_hex(16);
         let mut cmd = Command::new(exe);
         cmd.arg("serve")
             .stdin(Stdio::null())
@@ -276,7 +306,10 @@ impl ShimUnderTest {
         // The caller's environment (interpreters, PATH) minus anything that would change the shim under test.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
-            if crate::config::is_scrubbed(&name) || name.ends_with("ENTRYPOINT_NAME") {
+            if crate::config::is_scrubbed(&name)
+                || name.ends_with("ENTRYPOINT_NAME")
+                || name.starts_with("OPEN_RUNTIMES_")
+            {
                 cmd.env_remove(&*name);
             }
         }
@@ -284,17 +317,13 @@ impl ShimUnderTest {
             cmd.env("SHIM_ADAPTERS_DIR", dir);
         }
         cmd.envs([
-            ("APPWRITE_INTERNAL_RUNTIME_KEY", key.as_str()),
-            ("SHIM_ADAPTER", options.adapter.as_str()),
-            ("SHIM_CODE_PATH", &functions.to_string_lossy()),
             ("SHIM_HOST", "127.0.0.1"),
             ("SHIM_PORT", "0"),
-            ("SHIM_WORKERS", "1"),
             ("SHIM_LOG_FORMAT", "json"),
             ("SHIM_LOG", "info"),
-            ("SHIM_MAX_TIMEOUT", "60"),
             ("SHIM_STARTUP_TIMEOUT", "20"),
         ]);
+        cmd.envs(env.iter().copied());
         if let Some(i) = &options.interpreter {
             cmd.env("SHIM_INTERPRETER", i);
         }

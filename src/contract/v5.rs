@@ -70,7 +70,8 @@ where
     let log = LogTarget::choose(req.headers(), config)?;
     // 5. The body, bounded, then what `context.req` shows.
     let (parts, body) = req.into_parts();
-    let body = handler::read_body(&parts.headers, body, config.max_body, config.read_timeout).await?;
+    let body =
+        handler::read_body(&parts.headers, body, config.max_body, config.read_timeout).await?;
     let exec = request(&parts, body, timeout, log.enabled(), config);
     // 6–7. Deadline and a worker.
     let Done { result, logs, .. } = match handler::execute(state, Work::Http(exec), trace).await {
@@ -166,9 +167,11 @@ enum LogTarget {
 
 impl LogTarget {
     fn choose(headers: &HeaderMap, config: &Config) -> Result<LogTarget, ShimError> {
-        let logging = headers
-            .get(LOGGING_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+        let logging = headers.get(LOGGING_HEADER).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        });
         if logging.as_deref() == Some("disabled") {
             return Ok(LogTarget::Disabled);
         }
@@ -347,7 +350,12 @@ fn dropped_reply_header(name: &str) -> bool {
     name.starts_with(RESERVED_PREFIX)
         || matches!(
             name,
-            "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "upgrade" | "te"
+            "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "keep-alive"
+                | "upgrade"
+                | "te"
                 | "trailer"
         )
 }
@@ -499,7 +507,10 @@ mod tests {
     #[test]
     fn hosts_split_with_default_ports() {
         assert_eq!(split_host("example.com", 80), ("example.com".into(), 80));
-        assert_eq!(split_host("example.com:8080", 80), ("example.com".into(), 8080));
+        assert_eq!(
+            split_host("example.com:8080", 80),
+            ("example.com".into(), 8080)
+        );
         assert_eq!(split_host("[::1]:3000", 443), ("[::1]".into(), 3000));
         assert_eq!(split_host("[::1]", 443), ("[::1]".into(), 443));
         assert_eq!(split_host("", 80), ("".into(), 80));
@@ -518,8 +529,14 @@ mod tests {
 
     #[test]
     fn content_types_get_a_charset() {
-        assert_eq!(content_type_with_charset("text/plain"), "text/plain; charset=utf-8");
-        assert_eq!(content_type_with_charset("Text/HTML"), "text/html; charset=utf-8");
+        assert_eq!(
+            content_type_with_charset("text/plain"),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            content_type_with_charset("Text/HTML"),
+            "text/html; charset=utf-8"
+        );
         assert_eq!(
             content_type_with_charset("application/json; charset=ISO-8859-1"),
             "application/json; charset=iso-8859-1"
@@ -536,7 +553,10 @@ mod tests {
         assert_eq!(truncate_line(short.as_bytes()), short);
         let long = "é".repeat(MAX_LOG_CHARS + 1);
         let cut = truncate_line(long.as_bytes());
-        assert_eq!(cut, format!("{}{TRUNCATED_SUFFIX}", "é".repeat(MAX_LOG_CHARS)));
+        assert_eq!(
+            cut,
+            format!("{}{TRUNCATED_SUFFIX}", "é".repeat(MAX_LOG_CHARS))
+        );
     }
 
     #[test]
