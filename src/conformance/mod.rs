@@ -258,7 +258,7 @@ fn expand_step(step: &Step, ext: &str, token: &str, i: usize) -> Step {
     }
 }
 
-/// Applies the placeholders to every string, and `{"$repeat": [s, n]}`.
+/// Applies the placeholders to every string, `{"$repeat": [s, n]}` and `{"$concat": [a, b, …]}`.
 fn expand(value: &Value, vars: &dyn Fn(&str) -> String) -> Value {
     match value {
         Value::String(s) => Value::String(vars(s)),
@@ -268,6 +268,13 @@ fn expand(value: &Value, vars: &dyn Fn(&str) -> String) -> Value {
                 && let [Value::String(s), Value::Number(n)] = args.as_slice()
             {
                 return Value::String(vars(s).repeat(n.as_u64().unwrap_or(0) as usize));
+            }
+            if let Some(Value::Array(parts)) = map.get("$concat") {
+                let joined = parts.iter().map(|p| match expand(p, vars) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                });
+                return Value::String(joined.collect());
             }
             Value::Object(
                 map.iter()

@@ -62,9 +62,12 @@ struct Request {
     /// The body as hex, for bytes that are not UTF-8.
     #[serde(default)]
     body_hex: Option<String>,
-    /// Send no secret (the kit sends the right one otherwise); or this one.
+    /// `false`: send no secret; a string: send it (the kit sends the right one otherwise).
     #[serde(default)]
     secret: Option<Value>,
+    /// Send no `x-open-runtimes-log-id` (the kit sends one of its own unless the headers give one).
+    #[serde(default)]
+    no_log_id: bool,
 }
 
 #[derive(Deserialize, Clone, Default)]
@@ -81,6 +84,11 @@ struct Expect {
     header_values: Map<String, Value>,
     text: Option<Value>,
     json: Option<Value>,
+    /// Keys that the JSON body must have with these values (others may be there too).
+    json_subset: Option<Map<String, Value>>,
+    /// Keys the JSON body must not have.
+    #[serde(default)]
+    json_absent: Vec<String>,
     body_hex: Option<String>,
     body_len: Option<usize>,
     /// The body repeats this byte pattern (hex) to `body_len`.
@@ -93,17 +101,25 @@ struct Expect {
     logs_contain: Vec<Value>,
     #[serde(default)]
     errors_contain: Vec<Value>,
-    /// No log file may exist for this execution (logging disabled).
+    /// No log file may exist for the log id the kit sent (logging disabled), and the reply's id is empty.
     #[serde(default)]
     no_log_files: bool,
+    /// Files of the logs folder that must not exist.
+    #[serde(default)]
+    absent_files: Vec<String>,
     /// The log id the reply must carry.
     log_id: Option<String>,
+    /// The length of the log id the reply must carry.
+    log_id_len: Option<usize>,
     within_ms: Option<u64>,
     /// A file the function must not have written by the time the kit checks, `settle_ms` after the reply.
     #[serde(default)]
     absent_marker: bool,
     settle_ms: Option<u64>,
 }
+
+/// The telemetry file the kit starts each shim with; `/__opr/timings` must answer it as it is.
+const TIMINGS: &str = "local_download=0.200\nremote_download=10.560\nextract=0.012\n";
 
 /// Values that make each run and each concurrent copy distinct.
 struct Vars<'a> {
@@ -253,6 +269,9 @@ fn start(
     for d in [&logs_dir, &telemetry] {
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {d:?}: {e}"))?;
     }
+    // What the executor's start step leaves: earlier timings, and its own `extract=`.
+    std::fs::write(telemetry.join("timings.txt"), TIMINGS)
+        .map_err(|e| format!("cannot write the timings: {e}"))?;
     let secret = format!("secret-{}", crate::config::random_hex(8));
     let workers = workers.to_string();
     let mut all: Vec<(&str, &str)> = vec![
@@ -307,7 +326,7 @@ fn as_text(v: &Value) -> String {
 }
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd hex {s:?}"));
     }
     (0..s.len())
@@ -336,9 +355,10 @@ fn check(shim: &V5Shim, step: &Step, vars: &Vars<'_>, i: usize) -> Result<(), St
     }
     // A log id of our own unless the case chooses (so files of different steps never mix).
     let own_id = format!("{}x{i}x{}", vars.token, crate::config::random_hex(4));
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("x-open-runtimes-log-id"))
+    if !req.no_log_id
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-open-runtimes-log-id"))
     {
         headers.push(("x-open-runtimes-log-id".into(), own_id));
     }
@@ -427,6 +447,23 @@ fn check(shim: &V5Shim, step: &Step, vars: &Vars<'_>, i: usize) -> Result<(), St
             ));
         }
     }
+    if e.json_subset.is_some() || !e.json_absent.is_empty() {
+        let got: Value = serde_json::from_slice(&r.body)
+            .map_err(|_| format!("body is not JSON: {}", shown()))?;
+        for (k, want) in e.json_subset.iter().flatten() {
+            let want = vars_of(want, vars, i);
+            if got.get(k) != Some(&want) {
+                return Err(format!(
+                    "body's {k:?} is {:?}, expected {want}: {}",
+                    got.get(k),
+                    shown()
+                ));
+            }
+        }
+        if let Some(k) = e.json_absent.iter().find(|k| got.get(k.as_str()).is_some()) {
+            return Err(format!("body has {k:?}, which must be absent: {}", shown()));
+        }
+    }
     if let Some(want) = &e.body_hex
         && r.body != hex(want)?
     {
@@ -468,7 +505,16 @@ fn check(shim: &V5Shim, step: &Step, vars: &Vars<'_>, i: usize) -> Result<(), St
     {
         return Err(format!("log id {id:?}, expected {want:?}"));
     }
-    check_files(shim, e, &id, vars, i)?;
+    if let Some(len) = e.log_id_len
+        && id.len() != len
+    {
+        return Err(format!("log id {id:?} is not {len} characters long"));
+    }
+    let sent_id = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-open-runtimes-log-id"))
+        .map(|(_, v)| v.clone());
+    check_files(shim, e, &id, sent_id.as_deref(), vars, i)?;
     if e.absent_marker {
         std::thread::sleep(Duration::from_millis(e.settle_ms.unwrap_or(0)));
         let marker = Path::new(vars.marker_dir).join(format!("{}-{i}", vars.token));
@@ -494,6 +540,7 @@ fn check_files(
     shim: &V5Shim,
     e: &Expect,
     id: &str,
+    sent_id: Option<&str>,
     vars: &Vars<'_>,
     i: usize,
 ) -> Result<(), String> {
@@ -501,20 +548,24 @@ fn check_files(
         || e.errors.is_some()
         || !e.logs_contain.is_empty()
         || !e.errors_contain.is_empty();
+    let mut absent: Vec<String> = e
+        .absent_files
+        .iter()
+        .map(|f| as_text(&vars_of(&Value::String(f.clone()), vars, i)))
+        .collect();
     if e.no_log_files {
-        let own: Vec<String> = std::fs::read_dir(&shim.logs_dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|f| f.file_name().into_string().ok())
-                    .filter(|n| n.contains(vars.token) && n.contains(&format!("x{i}x")))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !id.is_empty() || !own.is_empty() {
+        if !id.is_empty() {
             return Err(format!(
-                "logging is disabled, yet the log id is {id:?} and the files are {own:?}"
+                "logging is disabled, yet the reply's log id is {id:?}"
             ));
         }
+        if let Some(sent) = sent_id {
+            absent.push(format!("{sent}_logs.log"));
+            absent.push(format!("{sent}_errors.log"));
+        }
+    }
+    if let Some(file) = absent.iter().find(|f| shim.logs_dir.join(f).exists()) {
+        return Err(format!("{file} exists in the logs folder, and must not"));
     }
     if !wants_files {
         return Ok(());

@@ -117,14 +117,18 @@ async fn timings(dir: &Path) -> Response<Full<Bytes>> {
     text(StatusCode::OK, Bytes::from(body))
 }
 
-/// `x-open-runtimes-timeout`: digits only, greater than 0; absent, the default. Capped by the maximum.
+/// `x-open-runtimes-timeout`: digits only, greater than 0; absent or empty, the default. Capped by the maximum.
 fn timeout(headers: &HeaderMap, config: &Config) -> Result<Duration, ShimError> {
     let mut values = headers.get_all(TIMEOUT_HEADER).iter();
-    let Some(value) = values.next() else {
-        return Ok(config.default_timeout);
+    let (value, more) = match (values.next(), values.next()) {
+        (None, _) => return Ok(config.default_timeout),
+        (Some(v), more) => (v, more.is_some()),
     };
-    if values.next().is_some() {
+    if more {
         return Err(ShimError::BadTimeoutHeader);
+    }
+    if value.is_empty() {
+        return Ok(config.default_timeout);
     }
     let digits = value.as_bytes();
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
@@ -167,12 +171,9 @@ enum LogTarget {
 
 impl LogTarget {
     fn choose(headers: &HeaderMap, config: &Config) -> Result<LogTarget, ShimError> {
-        let logging = headers.get(LOGGING_HEADER).map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .trim()
-                .to_ascii_lowercase()
-        });
-        if logging.as_deref() == Some("disabled") {
+        // Enabled when the header is absent, empty or `enabled`; any other value disables logging.
+        let logging = headers.get(LOGGING_HEADER).map(HeaderValue::as_bytes);
+        if !matches!(logging, None | Some(b"" | b"enabled")) {
             return Ok(LogTarget::Disabled);
         }
         let given = headers
@@ -228,15 +229,13 @@ fn valid_log_id(id: &[u8]) -> Result<String, ShimError> {
     }
 }
 
-/// A fresh log id: 20 characters, like the executor's own ids (lower-case hex of the time in microseconds,
-/// then random hex), so ids sort by time.
+/// A fresh log id: 20 lower-case hex characters in the shape of the executor's own ids — Unix seconds (8),
+/// milliseconds (5), then 7 random — so ids sort by time.
 fn fresh_log_id() -> String {
-    let micros = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros() as u64;
-    let mut id = format!("{micros:013x}");
-    id.truncate(13);
+        .unwrap_or_default();
+    let mut id = format!("{:08x}{:05x}", now.as_secs() as u32, now.subsec_millis());
     id.push_str(&crate::config::random_hex(4)[..7]);
     id
 }

@@ -10,3 +10,4 @@ mod lifecycle;
 mod native;
 mod privilege;
 mod util;
+mod v5;
