@@ -581,6 +581,11 @@ async fn exchange(
                     logs.push(Some(stream), &line, max_log);
                 }
             }
+            // A line of an execution that is over (a background logger of the function's): the frame is whole,
+            // so the stream is still in step; the line is the shim's to log, not this execution's.
+            Frame::Log { id: of, line, .. } => {
+                warn!(req = %of, "a log line for an execution that is over: {}", String::from_utf8_lossy(&line));
+            }
             other => return Ok(other),
         }
     }

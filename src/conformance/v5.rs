@@ -500,10 +500,11 @@ fn check(shim: &V5Shim, step: &Step, vars: &Vars<'_>, i: usize) -> Result<(), St
         .header("x-open-runtimes-log-id")
         .unwrap_or_default()
         .to_string();
-    if let Some(want) = &e.log_id
-        && &id != want
-    {
-        return Err(format!("log id {id:?}, expected {want:?}"));
+    if let Some(want) = &e.log_id {
+        let want = as_text(&vars_of(&Value::String(want.clone()), vars, i));
+        if id != want {
+            return Err(format!("log id {id:?}, expected {want:?}"));
+        }
     }
     if let Some(len) = e.log_id_len
         && id.len() != len

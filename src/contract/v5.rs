@@ -392,7 +392,8 @@ fn reply(reply: Reply) -> Result<Response<Full<Bytes>>, ShimError> {
                 "The response header name {name:?} is not a valid HTTP header name."
             ))
         })?;
-        let value = HeaderValue::from_str(&value).map_err(|_| {
+        // Bytes past ASCII (obs-text) are allowed, as HTTP allows them; control characters are not.
+        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
             ShimError::FunctionFailed(format!(
                 "The value of the response header \"{name}\" cannot be sent over HTTP (it holds a \
                  control character or a newline)."
@@ -401,7 +402,7 @@ fn reply(reply: Reply) -> Result<Response<Full<Bytes>>, ShimError> {
         out.append(header, value);
     }
     let content_type = content_type_with_charset(content_type.as_deref().unwrap_or("text/plain"));
-    let value = HeaderValue::from_str(&content_type).map_err(|_| {
+    let value = HeaderValue::from_bytes(content_type.as_bytes()).map_err(|_| {
         ShimError::FunctionFailed(
             "The value of the response header \"content-type\" cannot be sent over HTTP (it holds a \
              control character or a newline)."
