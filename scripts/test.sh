@@ -4,7 +4,8 @@
 #
 #   scripts/test.sh   unit + integration tests, fuzz seeds and the load soak (debug build); a one-minute fuzzing
 #                     run per target (FUZZ_SECONDS); the static release binary built and put through the same
-#                     integration suite and soak; the conformance kit for every bundled adapter and every
+#                     integration suite and soak; the conformance kits (v1, and v5 where an adapter has v5
+#                     case functions) for every bundled adapter and every
 #                     installable compiled language; the runtime images built and seed-tested in Docker.
 #
 # Interpreters: python3 and node are required. The others (php, ruby, perl, lua, deno, bun) are installed when
@@ -41,6 +42,13 @@ if [[ ${CI:-} == true ]]; then
   "$STATIC" conformance --require-all
 else
   "$STATIC" conformance --all
+fi
+
+echo "== conformance kit, the v5 contract, every bundled adapter with v5 case functions"
+if [[ ${CI:-} == true ]]; then
+  "$STATIC" conformance --require-all --protocol v5
+else
+  "$STATIC" conformance --all --protocol v5
 fi
 
 echo "== conformance kit, compiled runtimes (built with their runtimes/<lang>-*/build.sh)"

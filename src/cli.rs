@@ -17,7 +17,7 @@ Usage:
       of persistent adapter processes. Configured by environment variables (see below); --host and --port
       override SHIM_HOST and SHIM_PORT.
 
-  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v5]
+  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v5|http]
       Serve one function folder for local development, without Docker: the adapter is picked from the
       entry file (index.py, main.py, index.js, …), the address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT
       say otherwise. v1 (the default, or SHIM_PROTOCOL): the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random
@@ -42,7 +42,7 @@ Usage:
   runtime-shim --version | -V   The version.
 
 Environment (serve and dev):
-  SHIM_PROTOCOL                  executor contract: v1 or v5          [v1]
+  SHIM_PROTOCOL                  executor contract: v1, v5 or http    [v1]
   APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve under v1
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
@@ -70,6 +70,7 @@ Environment (serve and dev):
   v5: OPEN_RUNTIMES_SECRET (empty: no check), OPEN_RUNTIMES_ENTRYPOINT, OPEN_RUNTIMES_ENV,
       OPEN_RUNTIMES_HEADERS, SHIM_LOGS_DIR [/mnt/logs], SHIM_TELEMETRY_DIR [/mnt/telemetry];
       SHIM_CODE_PATH defaults to /usr/local/server/src/function
+  http: PORT (when SHIM_PORT is unset), SHIM_SECRET (a bearer token; unset: none), SHIM_ENTRYPOINT
   SHIM_LOG                       log filter: info, debug, warn,function=info … [info]
   SHIM_LOG_FORMAT                pretty or json                      [pretty]
 
@@ -192,7 +193,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     v.string()
                         .ok()
                         .and_then(|s| s.parse().ok())
-                        .ok_or("--protocol must be v1 or v5")?,
+                        .ok_or("--protocol must be v1, v5 or http")?,
                 );
             }
             Long("require-all") if command.as_deref() == Some("conformance") => {

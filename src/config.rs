@@ -144,6 +144,8 @@ pub const DEFAULT_CODE_PATH: &str = "/usr/code";
 pub const V5_CODE_PATH: &str = "/usr/local/server/src/function";
 pub const V5_LOGS_DIR: &str = "/mnt/logs";
 pub const V5_TELEMETRY_DIR: &str = "/mnt/telemetry";
+/// Plain HTTP's optional secret (`Authorization: Bearer …`); a `SHIM_` name, so adapters never see it.
+pub const HTTP_SECRET_VAR: &str = "SHIM_SECRET";
 /// The v5 contract's secret; the adapters never see it.
 pub const V5_SECRET_VAR: &str = "OPEN_RUNTIMES_SECRET";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 900.0;
@@ -187,8 +189,11 @@ impl Config {
             None => parse_or(env, "SHIM_PROTOCOL", Contract::V1, |v| v.parse())?,
         };
         let key = match first_set(env, &KEY_VARS)? {
-            // v5 has its own secret, and none is a valid choice.
-            _ if contract != Contract::V1 => Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default()),
+            // v5 has its own secret, and none is a valid choice; so has plain HTTP.
+            _ if contract == Contract::V5 => Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default()),
+            _ if contract == Contract::Http => {
+                Key::new(env.var(HTTP_SECRET_VAR)?.unwrap_or_default())
+            }
             Some(k) => Key::new(k),
             None if policy == KeyPolicy::GenerateIfMissing => Key::new(random_hex(16)),
             None => {
@@ -207,17 +212,28 @@ impl Config {
                     .map_err(|_| "must be an IP address such as 0.0.0.0 or 127.0.0.1".into())
             })?,
         };
+        let port_number = |v: &str| {
+            v.parse::<u16>()
+                .map_err(|_| "must be a port number from 0 to 65535".to_string())
+        };
         let port = match overrides.port {
             Some(p) => p,
-            None => parse_or(env, "SHIM_PORT", DEFAULT_PORT, |v| {
-                v.parse::<u16>()
-                    .map_err(|_| "must be a port number from 0 to 65535".into())
-            })?,
+            None => {
+                // Knative and Cloud Run say the port in PORT; SHIM_PORT, when set, still wins.
+                let default = match contract {
+                    Contract::Http => parse_or(env, "PORT", DEFAULT_PORT, port_number)?,
+                    _ => DEFAULT_PORT,
+                };
+                parse_or(env, "SHIM_PORT", default, port_number)?
+            }
         };
 
         let entrypoint = match overrides.entrypoint {
             Some(e) => Some(e),
             None if contract == Contract::V5 => first_set(env, &["OPEN_RUNTIMES_ENTRYPOINT"])?,
+            None if contract == Contract::Http => {
+                first_set(env, &["SHIM_ENTRYPOINT", "OPEN_RUNTIMES_ENTRYPOINT"])?
+            }
             None => first_set(env, &["APPWRITE_ENTRYPOINT_NAME", "ENTRYPOINT_NAME"])?,
         };
         let code_path = match overrides.code_path {
@@ -227,7 +243,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| match contract {
                     Contract::V1 => DEFAULT_CODE_PATH.to_string(),
-                    Contract::V5 => V5_CODE_PATH.to_string(),
+                    Contract::V5 | Contract::Http => V5_CODE_PATH.to_string(),
                 }),
         };
         let v5 = V5Settings {

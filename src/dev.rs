@@ -74,7 +74,7 @@ pub fn overrides(
         .is_some_and(|h| !h.is_empty());
     // v5 development mode: the log id is `dev`, and the log files go where the developer can read them.
     let logs_dir = match contract {
-        Contract::V1 => None,
+        Contract::V1 | Contract::Http => None,
         Contract::V5 => Some(match env.var("SHIM_LOGS_DIR").map_err(|e| e.to_string())? {
             Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => {
@@ -104,6 +104,8 @@ pub fn curl_line(url: &str, key: &str, contract: Contract) -> String {
             "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
              -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"
         ),
+        Contract::Http if key.is_empty() => format!("curl -sS {url}"),
+        Contract::Http => format!("curl -sS {url} -H 'authorization: Bearer {key}'"),
         Contract::V5 if key.is_empty() => {
             format!(
                 "curl -sS {url} -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"

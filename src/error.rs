@@ -154,6 +154,22 @@ impl ShimError {
                 | ShimError::Adapter(_)
                 | ShimError::NotFound(_),
             ) => (Bytes::new(), "text/plain; charset=utf-8"),
+            // Plain HTTP serves the public: what went wrong inside the function (its stack, its files) is in
+            // the log under the execution's id, not in the reply.
+            (
+                Contract::Http,
+                ShimError::FunctionFailed(_)
+                | ShimError::NoResponse
+                | ShimError::EntrypointFailed(_)
+                | ShimError::Adapter(_),
+            ) => {
+                let body = serde_json::json!({
+                    "code": code,
+                    "message": "the function failed; its error is in the log under the execution id \
+                                (x-shim-execution-id)",
+                });
+                (Bytes::from(body.to_string()), "application/json")
+            }
             _ => {
                 let body = serde_json::json!({ "code": code, "message": self.message() });
                 (Bytes::from(body.to_string()), "application/json")
@@ -174,6 +190,12 @@ impl ShimError {
             // the rest of the body happened to be buffered already, and close it without notice if not).
             ShimError::BodyTimeout(_) | ShimError::TooLarge(_) => {
                 headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            ShimError::Unauthorized if contract == Contract::Http => {
+                headers.insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer"),
+                );
             }
             _ => {}
         }

@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::contract::{Contract, v1, v5};
+use crate::contract::{Contract, http, v1, v5};
 use crate::error::ShimError;
 use crate::pool::{Done, Pool};
 use crate::protocol::Work;
@@ -77,6 +77,13 @@ pub struct Trace {
     pid: Option<i32>,
 }
 
+impl Trace {
+    /// The execution's id, once a worker was asked to run it.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
@@ -86,6 +93,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
     let response = match contract {
         Contract::V1 => v1_pipeline(&state, req, &mut trace).await,
         Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
+        Contract::Http => http::pipeline(&state, req, &mut trace).await,
     }
     .unwrap_or_else(|e| e.respond(contract));
     let status = response.status().as_u16();

@@ -5,7 +5,12 @@
 //! - [`v1`] — the 2021 contract: `POST` with a JSON body, `x-internal-challenge`, replies as the function sent.
 //! - [`v5`] — open-runtimes v5 (Appwrite 1.7+): any method and path, raw bodies, `x-open-runtimes-*` headers,
 //!   log files, `/__opr/health` and `/__opr/timings`.
+//! - [`http`] — plain HTTP functions (Knative, Cloud Run, Kubernetes, Fly, OpenFaaS): v5's request model and
+//!   `context` API without an executor's headers; logs as JSON lines on stdout.
+//! - [`model`] — the HTTP request model and reply rules those share.
 
+pub mod http;
+pub mod model;
 pub mod v1;
 pub mod v5;
 
@@ -18,6 +23,7 @@ pub enum Contract {
     #[default]
     V1,
     V5,
+    Http,
 }
 
 impl Contract {
@@ -25,7 +31,7 @@ impl Contract {
     pub fn adapter_version(self) -> u32 {
         match self {
             Contract::V1 => crate::protocol::VERSION,
-            Contract::V5 => crate::protocol::VERSION_2,
+            Contract::V5 | Contract::Http => crate::protocol::VERSION_2,
         }
     }
 
@@ -33,6 +39,7 @@ impl Contract {
         match self {
             Contract::V1 => "v1",
             Contract::V5 => "v5",
+            Contract::Http => "http",
         }
     }
 }
@@ -50,7 +57,8 @@ impl FromStr for Contract {
         match s {
             "v1" => Ok(Contract::V1),
             "v5" => Ok(Contract::V5),
-            _ => Err("must be v1 or v5".into()),
+            "http" => Ok(Contract::Http),
+            _ => Err("must be v1, v5 or http".into()),
         }
     }
 }
