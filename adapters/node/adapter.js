@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// runtime-shim adapter for Node.js 18+ and Bun 1.x: serves a user's `(req, res)` function over adapter protocol 1.
+// runtime-shim adapter for Node.js 18+ and Bun 1.x: serves a user's `(req, res)` function over adapter protocol 1
+// (the v1 contract), or an open-runtimes v5 `(context)` function over protocol 2 when SHIM_PROTOCOL is 2.
 // The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
 // Standard library only, so it runs on any official node image with nothing installed.
 'use strict';
@@ -40,15 +41,25 @@ const protoIn = (() => {
   return fd;
 })();
 
+// Read once: in v5 mode the SHIM_* variables are removed from process.env before the user's code loads.
+const PROTOCOL = process.env.SHIM_PROTOCOL === '2' ? 2 : 1;
+if (PROTOCOL === 2 && (process.env.SHIM_CONTRACT || 'v5') !== 'v5') {
+  fatal(`protocol 2 presents the v5 contract, not ${JSON.stringify(process.env.SHIM_CONTRACT)}`);
+}
+
 const pause = new Int32Array(new SharedArrayBuffer(4));
-function writeFrame(head, body = Buffer.alloc(0)) {
-  const data = Buffer.concat([Buffer.from(`${head} ${body.length}\n`, 'ascii'), body]);
-  for (let at = 0; at < data.length;) {
-    try {
-      at += fs.writeSync(protoOut, data, at); // may be partial
-    } catch (e) {
-      if (e.code !== 'EAGAIN') throw e;
-      Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: wait 1 ms for the shim to read
+// One frame: the header line (the parts' total length appended), then the parts, each written as it is, so a
+// large body is not copied into one buffer first.
+function writeFrame(head, ...parts) {
+  const length = parts.reduce((n, part) => n + part.length, 0);
+  for (const data of [Buffer.from(`${head} ${length}\n`, 'ascii'), ...parts]) {
+    for (let at = 0; at < data.length;) {
+      try {
+        at += fs.writeSync(protoOut, data, at); // may be partial
+      } catch (e) {
+        if (e.code !== 'EAGAIN') throw e;
+        Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: wait 1 ms for the shim to read
+      }
     }
   }
 }
@@ -156,6 +167,185 @@ async function handle(id, body) {
   }
 }
 
+// ---- Protocol 2: the open-runtimes v5 `context` API -------------------------------------------------------
+// The shim has applied every rule that needs no language (headers, URL parts, reply headers, charset, log
+// truncation and files, timeouts): here the function is loaded, given a context, and its bytes moved.
+
+class LoadFailure extends Error {} // the entry file is missing or exports no function: a 503, no stack
+
+class ContextRequest {
+  constructor(meta, raw) {
+    this.bodyBinary = raw; // a Buffer: the request body exactly as the executor sent it
+    this.headers = meta.headers || {};
+    this.method = meta.method;
+    this.scheme = meta.scheme;
+    this.host = meta.host;
+    this.port = meta.port;
+    this.path = meta.path;
+    this.queryString = meta.query_string;
+    this.query = meta.query || {};
+    this.url = meta.url;
+    Object.defineProperty(this, '_jsonBody', { value: meta.json_body === true });
+  }
+
+  get bodyText() {
+    return this.bodyBinary.toString('utf8');
+  }
+
+  get bodyRaw() {
+    return this.bodyText; // deprecated: the text
+  }
+
+  get bodyJson() {
+    return JSON.parse(this.bodyText); // whatever the content type; throws on invalid (or empty) JSON
+  }
+
+  get body() {
+    if (!this._jsonBody) return this.bodyText;
+    return this.bodyBinary.length === 0 ? {} : this.bodyJson;
+  }
+}
+
+function bytesOf(body, call) {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  throw new TypeError(`${call} takes a string or bytes (Buffer, Uint8Array), not ${body === null ? 'null' : typeof body}`);
+}
+
+function checkStatus(statusCode) {
+  // Checked in the helper too, so that a bad status is a 500 whose stack points at the user's call.
+  if (!Number.isInteger(statusCode) || statusCode < 200 || statusCode > 599) {
+    throw new RangeError(`status must be an integer from 200 to 599, not ${String(statusCode)}`);
+  }
+}
+
+// A header the helper sets replaces any the function gave under that name, in any case.
+function withHeader(headers, name, value) {
+  const out = {};
+  for (const [k, v] of Object.entries(headers || {})) if (k.toLowerCase() !== name) out[k] = v;
+  out[name] = value;
+  return out;
+}
+
+// Each helper returns a response, open-runtimes' plain { body, statusCode, headers }; only the one the function
+// returns is the reply, so a function may also adjust it before returning it.
+class ContextResponse {
+  text(body, statusCode = 200, headers = {}) {
+    checkStatus(statusCode);
+    return { body: bytesOf(body, 'res.text()'), statusCode, headers: { ...headers } };
+  }
+
+  binary(bytes, statusCode = 200, headers = {}) {
+    checkStatus(statusCode);
+    return { body: bytesOf(bytes, 'res.binary()'), statusCode, headers: { ...headers } };
+  }
+
+  json(obj, statusCode = 200, headers = {}) {
+    const text = JSON.stringify(obj);
+    if (text === undefined) throw new TypeError(`res.json() got a value with no JSON form (${typeof obj})`);
+    return this.text(text, statusCode, withHeader(headers, 'content-type', 'application/json'));
+  }
+
+  empty() {
+    return this.text('', 204, {});
+  }
+
+  redirect(url, statusCode = 301, headers = {}) {
+    return this.text('', statusCode, withHeader(headers, 'location', String(url)));
+  }
+
+  send(body, statusCode = 200, headers = {}) {
+    return { body: bytesOf(body, 'res.send()'), statusCode, headers: { ...headers } }; // deprecated: as text
+  }
+}
+
+// A string as the shim can read it back: a lone surrogate becomes U+FFFD, as it would in the body's UTF-8.
+const wellFormed = (s) => Buffer.from(String(s), 'utf8').toString('utf8');
+
+// The RES frame's parts: the headers as a JSON array of [name, value] pairs (an array value is one pair per
+// item: repeated set-cookie), then the body.
+function replyOf(id, response) {
+  if (typeof response !== 'object' || typeof response.statusCode !== 'number') {
+    throw new TypeError(`the function returned ${require('util').inspect(response)}, not a response: return ` +
+      'context.res.text(…), .json(…), .binary(…), .empty(), .redirect(…) or .send(…)');
+  }
+  checkStatus(response.statusCode);
+  const body = bytesOf(response.body ?? '', 'the response body');
+  const pairs = [];
+  for (const [name, value] of Object.entries(response.headers || {})) {
+    for (const v of Array.isArray(value) ? value : [value]) pairs.push([wellFormed(name), wellFormed(v)]);
+  }
+  const head = Buffer.from(JSON.stringify(pairs), 'utf8');
+  return [`RES ${id} ${response.statusCode} ${head.length}`, head, body];
+}
+
+// One log line: strings as they are, other values as compact JSON (an Error as its stack, a value JSON cannot
+// show as node prints it), joined by one space.
+function logLine(args) {
+  return args.map((arg) => {
+    if (typeof arg === 'string') return arg;
+    if (arg instanceof Error) return describe(arg);
+    if (typeof arg !== 'number' || Number.isFinite(arg)) {
+      try {
+        const text = JSON.stringify(arg);
+        if (typeof text === 'string') return text;
+      } catch {} // circular, a BigInt, a throwing toJSON
+    }
+    return require('util').inspect(arg); // undefined, NaN, 10n, a function, a symbol, a circular object
+  }).join(' ');
+}
+
+// A line over this many UTF-16 units is cut before it is sent: the shim keeps 8000 characters anyway, and a
+// frame past its reply limit would cost the worker.
+const LOG_SEND_MAX = 1 << 20;
+
+function contextOf(id, meta, raw, live) {
+  const logger = (stream) => (...args) => {
+    let line = logLine(args);
+    if (line.length > LOG_SEND_MAX) line = line.slice(0, LOG_SEND_MAX);
+    if (live.open) {
+      writeFrame(`LOG ${id} ${stream}`, Buffer.from(line, 'utf8'));
+    } else {
+      // The execution has been answered (a timer, an unawaited promise): a frame would break the protocol.
+      fs.writeSync(2, `context.${stream}() after its execution ended: ${line}\n`);
+    }
+  };
+  return { req: new ContextRequest(meta, raw), res: new ContextResponse(), log: logger('log'), error: logger('error') };
+}
+
+const v5 = { dir: '', entry: '', fn: null };
+
+async function loadV5() {
+  if (v5.fn) return v5.fn;
+  const full = path.resolve(v5.dir, v5.entry);
+  if (!v5.entry) throw new LoadFailure('Failed to load entrypoint: no file was named (OPEN_RUNTIMES_ENTRYPOINT is empty).');
+  if (!isFile(full)) throw new LoadFailure(`Failed to load entrypoint, file ${v5.entry} does not exist.`);
+  const fn = entryOf(await importModule(full)); // a throw here is a 503 with its stack; nothing is cached
+  if (!fn) throw new LoadFailure("Function signature invalid. Did you forget to export a 'main' function?");
+  return (v5.fn = fn);
+}
+
+async function handleV5(id, body, meta) {
+  let fn;
+  try {
+    fn = await loadV5();
+  } catch (err) {
+    return [`ERR ${id} 503`, Buffer.from(err instanceof LoadFailure ? err.message : describe(err))];
+  }
+  const live = { open: true };
+  try {
+    const response = await fn(contextOf(id, JSON.parse(body.toString('utf8', 0, meta)), body.subarray(meta), live));
+    live.open = false;
+    if (response === undefined || response === null) return [`NONE ${id}`];
+    return replyOf(id, response);
+  } catch (err) {
+    return [`ERR ${id} 500`, Buffer.from(describe(err))];
+  } finally {
+    live.open = false;
+  }
+}
+
 // Frames arrive in arbitrary chunks. A header is collected up to its '\n'; a body is copied into a buffer of
 // its announced size, so a large payload is not re-concatenated chunk by chunk.
 let header = Buffer.alloc(0);
@@ -164,13 +354,18 @@ const queue = [];
 let busy = false;
 let ended = false;
 
+const NUMBER = /^(0|[1-9][0-9]*)$/;
+
 function startFrame(line) {
   const tokens = line.toString('latin1').slice(0, -1).split(' ');
   const length = tokens[tokens.length - 1];
-  if (tokens[0] !== 'REQ' || tokens.length < 3 || !/^[A-Za-z0-9._-]{1,64}$/.test(tokens[1]) || !/^(0|[1-9][0-9]*)$/.test(length)) {
+  // Protocol 2: REQ <id> <M> <N>, the first M bytes of the body being the metadata.
+  const meta = PROTOCOL === 2 && tokens.length === 4 && NUMBER.test(tokens[2]) ? Number(tokens[2]) : null;
+  if (tokens[0] !== 'REQ' || tokens.length < 3 || !/^[A-Za-z0-9._-]{1,64}$/.test(tokens[1]) || !NUMBER.test(length) ||
+      (PROTOCOL === 2 && (meta === null || meta > Number(length)))) {
     fatal(`bad request header: ${JSON.stringify(line.toString('latin1'))}`);
   }
-  return { id: tokens[1], body: Buffer.allocUnsafe(Number(length)), filled: 0 };
+  return { id: tokens[1], body: Buffer.allocUnsafe(Number(length)), filled: 0, meta };
 }
 
 function onData(chunk) {
@@ -202,8 +397,8 @@ async function drain() {
   if (busy) return; // one request at a time: the rest wait in the queue
   busy = true;
   while (queue.length) {
-    const { id, body } = queue.shift();
-    writeFrame(...(await handle(id, body)));
+    const { id, body, meta } = queue.shift();
+    writeFrame(...(await (PROTOCOL === 2 ? handleV5(id, body, meta) : handle(id, body))));
   }
   busy = false;
   if (ended) finish();
@@ -227,11 +422,16 @@ function openInput(fd) {
 
 (async () => {
   const { SHIM_CODE_PATH: dir, SHIM_ENTRYPOINT: entry } = process.env;
-  if (dir && entry && isFile(path.resolve(dir, entry))) {
+  if (PROTOCOL === 2) {
+    // v5 functions read their variables from process.env, which must not show the shim's settings.
+    for (const name of Object.keys(process.env)) if (name.startsWith('SHIM_')) delete process.env[name];
+    Object.assign(v5, { dir: dir || '/usr/local/server/src/function', entry: entry || '' });
+    await loadV5().catch(() => {}); // reported to each request until one loads it
+  } else if (dir && entry && isFile(path.resolve(dir, entry))) {
     await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
   }
   const runtime = process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`;
-  writeFrame('READY 1 json', Buffer.from(runtime));
+  writeFrame(`READY ${PROTOCOL} json`, Buffer.from(runtime));
   const input = openInput(protoIn);
   input.on('data', onData);
   input.on('end', () => {
