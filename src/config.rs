@@ -234,6 +234,14 @@ impl Config {
             None if contract == Contract::Http => {
                 first_set(env, &["SHIM_ENTRYPOINT", "OPEN_RUNTIMES_ENTRYPOINT"])?
             }
+            None if contract == Contract::V2 => first_set(
+                env,
+                &[
+                    "INTERNAL_RUNTIME_ENTRYPOINT",
+                    "APPWRITE_ENTRYPOINT_NAME",
+                    "ENTRYPOINT_NAME",
+                ],
+            )?,
             None => first_set(env, &["APPWRITE_ENTRYPOINT_NAME", "ENTRYPOINT_NAME"])?,
         };
         let code_path = match overrides.code_path {
@@ -242,7 +250,7 @@ impl Config {
                 .var("SHIM_CODE_PATH")?
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| match contract {
-                    Contract::V1 => DEFAULT_CODE_PATH.to_string(),
+                    Contract::V1 | Contract::V2 => DEFAULT_CODE_PATH.to_string(),
                     Contract::V5 | Contract::Http => V5_CODE_PATH.to_string(),
                 }),
         };

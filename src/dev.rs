@@ -74,7 +74,7 @@ pub fn overrides(
         .is_some_and(|h| !h.is_empty());
     // v5 development mode: the log id is `dev`, and the log files go where the developer can read them.
     let logs_dir = match contract {
-        Contract::V1 | Contract::Http => None,
+        Contract::V1 | Contract::V2 | Contract::Http => None,
         Contract::V5 => Some(match env.var("SHIM_LOGS_DIR").map_err(|e| e.to_string())? {
             Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => {
@@ -100,6 +100,10 @@ pub fn overrides(
 /// The line printed for the developer to paste.
 pub fn curl_line(url: &str, key: &str, contract: Contract) -> String {
     match contract {
+        Contract::V2 => format!(
+            "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
+             -d '{{\"payload\":\"Hello\",\"variables\":{{\"A\":\"1\"}}}}'"
+        ),
         Contract::V1 => format!(
             "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
              -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"

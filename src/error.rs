@@ -134,7 +134,7 @@ impl ShimError {
     /// schema for what they leave undefined (413, 408, 503 busy, …).
     pub fn respond(self, contract: Contract) -> Response<Full<Bytes>> {
         let code = match (contract, &self) {
-            (Contract::V5, ShimError::Unauthorized) => 500,
+            (Contract::V5 | Contract::V2, ShimError::Unauthorized) => 500,
             _ => self.code(),
         };
         let (body, content_type) = match (contract, &self) {
@@ -142,6 +142,11 @@ impl ShimError {
                 Bytes::from_static(V5_UNAUTHORIZED.as_bytes()),
                 "text/plain; charset=utf-8",
             ),
+            // v2 answers every error as its envelope's `stderr`.
+            (Contract::V2, _) => {
+                let body = serde_json::json!({ "stderr": self.message() });
+                (Bytes::from(body.to_string()), "application/json")
+            }
             (Contract::V5, ShimError::BadTimeoutHeader) => {
                 (Bytes::from(self.message()), "text/plain; charset=utf-8")
             }

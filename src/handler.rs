@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::contract::{Contract, http, v1, v5};
+use crate::contract::{Contract, http, v1, v2, v5};
 use crate::error::ShimError;
 use crate::pool::{Done, Pool};
 use crate::protocol::Work;
@@ -94,6 +94,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         Contract::V1 => v1_pipeline(&state, req, &mut trace).await,
         Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
         Contract::Http => http::pipeline(&state, req, &mut trace).await,
+        Contract::V2 => v2::pipeline(&state, req, &mut trace).await,
     }
     .unwrap_or_else(|e| e.respond(contract));
     let status = response.status().as_u16();

@@ -445,7 +445,13 @@ async fn run(
     }
     let pid = Some(worker.pid);
     let timeout = job.work.timeout();
-    let collect = matches!(&job.work, Work::Http(e) if e.collect_logs);
+    // Version-2 frames (RES with headers, NONE, ERR 503) are what this job may end with.
+    let version2 = job.work.version() == protocol::VERSION_2;
+    let collect = match &job.work {
+        Work::Http(e) => e.collect_logs,
+        Work::V2(_) => true,
+        Work::V1(_) => false,
+    };
     let logs = collect.then(ExecLogs::default);
     if Instant::now() >= job.deadline {
         let _ = job.reply.send(Done {
@@ -462,6 +468,9 @@ async fn run(
     }
     let request = match &job.work {
         Work::V1(exec) => protocol::encode_request(worker.encoding, &job.id, exec, job.deadline_ms),
+        Work::V2(exec) => {
+            protocol::encode_v2_request(worker.encoding, &job.id, exec, job.deadline_ms)
+        }
         Work::Http(exec) => {
             protocol::encode_http_request(worker.encoding, &job.id, exec, job.deadline_ms)
         }
@@ -537,7 +546,7 @@ async fn run(
             return Some(Verdict::Stop);
         }
     };
-    let (result, verdict) = judge(frame, &job.id, worker, collect).await;
+    let (result, verdict) = judge(frame, &job.id, worker, version2).await;
     send(reply, result, logs);
     verdict
 }

@@ -68,12 +68,15 @@ pub struct HttpExecution {
 pub enum Work {
     V1(Execution),
     Http(HttpExecution),
+    /// The open-runtimes v2 contract: v1's fields (`env` is v2's `variables`), over protocol version 2 so the
+    /// function's console output comes back as `LOG` lines; `path` and `file` are the configured ones.
+    V2(Execution),
 }
 
 impl Work {
     pub fn timeout(&self) -> Duration {
         match self {
-            Work::V1(e) => e.timeout,
+            Work::V1(e) | Work::V2(e) => e.timeout,
             Work::Http(e) => e.timeout,
         }
     }
@@ -82,7 +85,7 @@ impl Work {
     pub fn version(&self) -> u32 {
         match self {
             Work::V1(_) => VERSION,
-            Work::Http(_) => VERSION_2,
+            Work::Http(_) | Work::V2(_) => VERSION_2,
         }
     }
 }
@@ -239,6 +242,75 @@ pub fn encode_http_request(
         header: format!("REQ {id} {} {total}\n", meta.len()).into_bytes(),
         body: meta,
         raw: exec.body.clone(),
+    }
+}
+
+#[derive(Serialize)]
+struct JsonV2<'a> {
+    variables: &'a Map<String, Value>,
+    payload: &'a str,
+    headers: &'a Map<String, Value>,
+    timeout_ms: u64,
+    deadline_ms: u64,
+}
+
+/// Encodes a v2-contract execution as `REQ <id> <M> <M>\n<metadata>` (protocol version 2, no raw body): JSON
+/// `{"variables", "payload", "headers", "timeout_ms", "deadline_ms"}`, or the records `payload`, `timeout_ms`,
+/// `deadline_ms`, then `variable` and `header` ones.
+pub fn encode_v2_request(
+    encoding: Encoding,
+    id: &str,
+    exec: &Execution,
+    deadline_ms: u64,
+) -> EncodedRequest {
+    let timeout_ms = exec.timeout.as_millis() as u64;
+    let meta = match encoding {
+        Encoding::Json => serde_json::to_vec(&JsonV2 {
+            variables: &exec.env,
+            payload: &exec.payload,
+            headers: &exec.headers,
+            timeout_ms,
+            deadline_ms,
+        })
+        .expect("maps of strings always serialize"),
+        Encoding::Kv => {
+            let mut out = Vec::with_capacity(exec.payload.len() + 256);
+            kv_record(&mut out, "payload", "", exec.payload.as_bytes());
+            kv_record(
+                &mut out,
+                "timeout_ms",
+                "",
+                timeout_ms.to_string().as_bytes(),
+            );
+            kv_record(
+                &mut out,
+                "deadline_ms",
+                "",
+                deadline_ms.to_string().as_bytes(),
+            );
+            for (k, v) in &exec.env {
+                kv_record(
+                    &mut out,
+                    "variable",
+                    k,
+                    v.as_str().unwrap_or_default().as_bytes(),
+                );
+            }
+            for (k, v) in &exec.headers {
+                kv_record(
+                    &mut out,
+                    "header",
+                    k,
+                    v.as_str().unwrap_or_default().as_bytes(),
+                );
+            }
+            out
+        }
+    };
+    EncodedRequest {
+        header: format!("REQ {id} {0} {0}\n", meta.len()).into_bytes(),
+        body: meta,
+        raw: bytes::Bytes::new(),
     }
 }
 

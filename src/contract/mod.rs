@@ -3,6 +3,8 @@
 //! chosen once, at start, from `SHIM_PROTOCOL`.
 //!
 //! - [`v1`] — the 2021 contract: `POST` with a JSON body, `x-internal-challenge`, replies as the function sent.
+//! - [`v2`] — open-runtimes v2 (Appwrite 1.5–1.8 for older functions): `variables`, `payload`, `headers` in;
+//!   the envelope `{"response", "stdout", "stderr"}` out.
 //! - [`v5`] — open-runtimes v5 (Appwrite 1.7+): any method and path, raw bodies, `x-open-runtimes-*` headers,
 //!   log files, `/__opr/health` and `/__opr/timings`.
 //! - [`http`] — plain HTTP functions (Knative, Cloud Run, Kubernetes, Fly, OpenFaaS): v5's request model and
@@ -12,6 +14,7 @@
 pub mod http;
 pub mod model;
 pub mod v1;
+pub mod v2;
 pub mod v5;
 
 use std::fmt;
@@ -22,6 +25,7 @@ use std::str::FromStr;
 pub enum Contract {
     #[default]
     V1,
+    V2,
     V5,
     Http,
 }
@@ -31,13 +35,14 @@ impl Contract {
     pub fn adapter_version(self) -> u32 {
         match self {
             Contract::V1 => crate::protocol::VERSION,
-            Contract::V5 | Contract::Http => crate::protocol::VERSION_2,
+            Contract::V2 | Contract::V5 | Contract::Http => crate::protocol::VERSION_2,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Contract::V1 => "v1",
+            Contract::V2 => "v2",
             Contract::V5 => "v5",
             Contract::Http => "http",
         }
@@ -56,9 +61,10 @@ impl FromStr for Contract {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "v1" => Ok(Contract::V1),
+            "v2" => Ok(Contract::V2),
             "v5" => Ok(Contract::V5),
             "http" => Ok(Contract::Http),
-            _ => Err("must be v1, v5 or http".into()),
+            _ => Err("must be v1, v2, v5 or http".into()),
         }
     }
 }

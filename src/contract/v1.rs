@@ -98,7 +98,10 @@ pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
     })
 }
 
-fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, ShimError> {
+pub(crate) fn optional_string(
+    value: Option<Value>,
+    field: &str,
+) -> Result<Option<String>, ShimError> {
     match value {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -109,7 +112,10 @@ fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, 
     }
 }
 
-fn string_map(value: Option<Value>, field: &str) -> Result<Map<String, Value>, ShimError> {
+pub(crate) fn string_map(
+    value: Option<Value>,
+    field: &str,
+) -> Result<Map<String, Value>, ShimError> {
     match value {
         None => Ok(Map::new()),
         Some(Value::Object(map)) => {
@@ -128,7 +134,7 @@ fn string_map(value: Option<Value>, field: &str) -> Result<Map<String, Value>, S
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
