@@ -271,7 +271,8 @@ mod tests {
             Ok(Command::Dev {
                 folder: "examples/python".into(),
                 file: Some("main.py".into()),
-                listen: Listen::default()
+                listen: Listen::default(),
+                protocol: None
             })
         );
         assert!(p(&["dev"]).unwrap_err().contains("needs a folder"));
