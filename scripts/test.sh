@@ -5,8 +5,9 @@
 #   scripts/test.sh   unit + integration tests, fuzz seeds and the load soak (debug build); a one-minute fuzzing
 #                     run per target (FUZZ_SECONDS); the static release binary built and put through the same
 #                     integration suite and soak; the conformance kits (v1, and v5 where an adapter has v5
-#                     case functions) for every bundled adapter and every
-#                     installable compiled language; the runtime images built and seed-tested in Docker.
+#                     case functions) for every bundled adapter and every installable compiled language; the
+#                     runtime images built and seed-tested in Docker, and the python and node images' v5 layout
+#                     tested as the open-runtimes executor uses it.
 #
 # Interpreters: python3 and node are required. The others (php, ruby, perl, lua, deno, bun) are installed when
 # this runs as root on Debian; elsewhere an adapter whose interpreter is missing is skipped with the reason —
@@ -74,6 +75,8 @@ echo "compiled: $passed passed, $failed failed, $skipped skipped"
 echo "== runtime images: the seed test in Docker (tests/images/run.sh)"
 if docker info >/dev/null 2>&1; then
   SKIP_MAKE=1 tests/images/run.sh
+  echo "== runtime images: the v5 layout, python and node, as the open-runtimes executor uses it (tests/images/v5.sh)"
+  SKIP_MAKE=1 tests/images/v5.sh
 elif [[ ${CI:-} == true ]]; then
   echo "the Docker daemon is not reachable; CI needs it for the image tests" >&2
   exit 1

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `dev <folder>`, `--help`, `--version`.
+//! The command line: `serve` (the default), `dev <folder>`, `conformance`, `runtimes`, `code`, `--help`,
+//! `--version`.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
@@ -37,6 +38,15 @@ Usage:
   runtime-shim runtimes [--json]
       The catalogue of runtime images: name, version, build and run images, platforms, whether the image
       test passes here, image size.
+
+  runtime-shim code extract [--timings FILE] <archive> <folder>
+      Extract a tar archive (gzip, zstd or plain, told by its first bytes) into folder, refusing entries
+      and links that would lead outside it; keeps modes and times. --timings appends `extract=<seconds>`
+      to FILE. The v5 images' start step (SHIM_PROTOCOL=v5; runtimes/README.md).
+
+  runtime-shim code archive <folder> <archive>
+      Write a tar.gz of folder's content (entries relative to it, dotfiles included) to archive, through
+      a temporary file renamed into place. The v5 images' build step.
 
   runtime-shim --help | -h      This text.
   runtime-shim --version | -V   The version.
@@ -100,6 +110,8 @@ pub enum Command {
     Runtimes {
         json: bool,
     },
+    /// `code extract …` / `code archive …`: the v5 images' build and start steps.
+    Code(crate::archive::Command),
     Help,
     Version,
 }
@@ -128,6 +140,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }),
             _ => Err("native-worker takes [--check] <library>".into()),
         };
+    }
+    if args.first().is_some_and(|a| a == "code") {
+        return crate::archive::parse(&args[1..]).map(Command::Code);
     }
     let mut parser = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;

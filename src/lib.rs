@@ -20,10 +20,13 @@
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
 //! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
+//! - [`archive`] — `runtime-shim code extract|archive`: the function folder as a tar archive, for the v5
+//!   images' build and start steps.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 //! - [`fuzzing`] — property checks over arbitrary bytes for the fuzz targets (`fuzz/`) and their seeds.
 
 pub mod adapters;
+pub mod archive;
 pub mod auth;
 pub mod catalogue;
 pub mod cli;

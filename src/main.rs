@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Conformance(options) => return conformance(&options),
+        Command::Code(command) => return runtime_shim::archive::main(&command),
         Command::Runtimes { json } => {
             return match catalogue::load() {
                 Ok(c) if json => {

@@ -43,8 +43,10 @@ const protoIn = (() => {
 
 // Read once: in v5 mode the SHIM_* variables are removed from process.env before the user's code loads.
 const PROTOCOL = process.env.SHIM_PROTOCOL === '2' ? 2 : 1;
-if (PROTOCOL === 2 && (process.env.SHIM_CONTRACT || 'v5') !== 'v5') {
-  fatal(`protocol 2 presents the v5 contract, not ${JSON.stringify(process.env.SHIM_CONTRACT)}`);
+// Under protocol 2 the v5 contract (and plain http) is a `(context)` function; v2 is open-runtimes v2's `(req, res)`.
+const CONTRACT = process.env.SHIM_CONTRACT || 'v5';
+if (PROTOCOL === 2 && !['v5', 'http', 'v2'].includes(CONTRACT)) {
+  fatal(`protocol 2 presents the v5, http or v2 contract, not ${JSON.stringify(CONTRACT)}`);
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -346,6 +348,44 @@ async function handleV5(id, body, meta) {
   }
 }
 
+// ---- Protocol 2, the v2 contract: `(req, res)` with req.variables, req.payload, req.headers -------------------
+// What the function prints with console.log/info/debug becomes LOG lines of the execution (the reply's
+// `stdout`), console.error/warn those of `stderr`; the shim builds the envelope.
+
+const CONSOLE = ['log', 'info', 'debug', 'warn', 'error'];
+
+async function handleV2(id, body) {
+  let fn;
+  try {
+    fn = await load(v5.dir, v5.entry);
+  } catch (err) {
+    return [`ERR ${id} ${err instanceof NotFound ? 503 : 500}`, Buffer.from(err instanceof NotFound ? err.message : describe(err))];
+  }
+  const msg = JSON.parse(body.toString('utf8'));
+  const req = { variables: msg.variables || {}, payload: typeof msg.payload === 'string' ? msg.payload : '', headers: msg.headers || {} };
+  const res = new Response();
+  const saved = CONSOLE.map((name) => console[name]);
+  let open = true;
+  for (const name of CONSOLE) {
+    const stream = name === 'error' || name === 'warn' ? 'error' : 'log';
+    console[name] = (...args) => {
+      if (open) writeFrame(`LOG ${id} ${stream}`, Buffer.from(logLine(args), 'utf8'));
+      else fs.writeSync(2, `${logLine(args)}\n`);
+    };
+  }
+  try {
+    await fn(req, res);
+  } catch (err) {
+    return [`ERR ${id} 500`, Buffer.from(describe(err))];
+  } finally {
+    open = false;
+    CONSOLE.forEach((name, i) => { console[name] = saved[i]; });
+  }
+  if (!res.reply) return [`NONE ${id}`];
+  const head = Buffer.from(res.reply.type === 'json' ? '[["content-type","application/json"]]' : '[]');
+  return [`RES ${id} ${res.reply.status} ${head.length}`, head, res.reply.body];
+}
+
 // Frames arrive in arbitrary chunks. A header is collected up to its '\n'; a body is copied into a buffer of
 // its announced size, so a large payload is not re-concatenated chunk by chunk.
 let header = Buffer.alloc(0);
@@ -398,7 +438,8 @@ async function drain() {
   busy = true;
   while (queue.length) {
     const { id, body, meta } = queue.shift();
-    writeFrame(...(await (PROTOCOL === 2 ? handleV5(id, body, meta) : handle(id, body))));
+    const handled = PROTOCOL === 1 ? handle(id, body) : CONTRACT === 'v2' ? handleV2(id, body) : handleV5(id, body, meta);
+    writeFrame(...(await handled));
   }
   busy = false;
   if (ended) finish();
@@ -426,7 +467,8 @@ function openInput(fd) {
     // v5 functions read their variables from process.env, which must not show the shim's settings.
     for (const name of Object.keys(process.env)) if (name.startsWith('SHIM_')) delete process.env[name];
     Object.assign(v5, { dir: dir || '/usr/local/server/src/function', entry: entry || '' });
-    await loadV5().catch(() => {}); // reported to each request until one loads it
+    const preload = CONTRACT === 'v2' ? () => load(v5.dir, v5.entry) : loadV5;
+    await preload().catch(() => {}); // reported to each request until one loads it
   } else if (dir && entry && isFile(path.resolve(dir, entry))) {
     await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
   }

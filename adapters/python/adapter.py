@@ -32,6 +32,7 @@ sys.stdout, sys.stderr = _log_stream(1), _log_stream(2)
 sys.dont_write_bytecode = True
 
 PROTOCOL = 2 if os.environ.get("SHIM_PROTOCOL") == "2" else 1
+CONTRACT = os.environ.get("SHIM_CONTRACT", "v1")  # under protocol 2: v5 (and http) is main(context), v2 main(req, res)
 HEADER_MAX = 256
 LENGTH = re.compile(rb"0|[1-9][0-9]*")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
@@ -442,10 +443,58 @@ def encode_reply(rid, out, entry):
     return "RES %s %d %d" % (rid, status, len(meta)), meta, body
 
 
+class _ConsoleLines(io.TextIOBase):
+    """The v2 contract's console capture: while a function runs, what it prints on sys.stdout / sys.stderr
+    becomes LOG lines of its execution (the shim puts them in the reply's `stdout` / `stderr`)."""
+
+    def __init__(self, rid, stream):
+        self.rid, self.stream, self.pending = rid, stream, ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            write_log(self.rid, self.stream, [line])
+        return len(text)
+
+    def flush(self):
+        if self.pending:
+            write_log(self.rid, self.stream, [self.pending])
+            self.pending = ""
+
+
+def handle_v2(rid, meta, code_path, entry):
+    """open-runtimes v2: main(req, res) with req.variables, req.payload, req.headers and res.send / res.json."""
+    msg = json.loads(meta)
+    req = types.SimpleNamespace(variables=msg.get("variables") or {}, payload=msg.get("payload") or "",
+                                headers=msg.get("headers") or {})
+    res = Response()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ConsoleLines(rid, "log"), _ConsoleLines(rid, "error")
+    try:
+        call(load(code_path, entry), req, res)
+    except NotFound as e:
+        return "ERR %s 503" % rid, b"", str(e).encode("utf-8", "backslashreplace")
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+    if res.reply is None:
+        return "NONE %s" % rid, b"", b""
+    status, kind, data = res.reply
+    meta = b'[["content-type","application/json"]]' if kind == "json" else b"[]"
+    return "RES %s %d %d" % (rid, status, len(meta)), meta, data
+
+
 def handle2(rid, meta, raw, code_path, entry):
     global _serving
     _serving = rid  # from here until the reply, context.log writes LOG frames with this id
     try:
+        if CONTRACT == "v2":
+            return handle_v2(rid, meta, code_path, entry)
         main = load_context_main(code_path, entry)
         out = main(Context(rid, json.loads(meta), raw))
         if hasattr(out, "__await__"):  # an async main
@@ -467,7 +516,10 @@ def serve2():
     for name in [n for n in os.environ if n.startswith("SHIM_")]:
         del os.environ[name]
     try:
-        load_context_main(code_path, entry)
+        if CONTRACT != "v2":
+            load_context_main(code_path, entry)
+        elif entry and os.path.isfile(os.path.join(code_path, entry)):
+            load(code_path, entry)
     except Exception:
         pass  # reported to every request until one loads it
     write_frame("READY 2 json", ("python %d.%d.%d" % sys.version_info[:3]).encode())

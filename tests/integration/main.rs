@@ -11,4 +11,5 @@ mod lifecycle;
 mod native;
 mod privilege;
 mod util;
+mod v2;
 mod v5;
