@@ -18,7 +18,7 @@ Usage:
       of persistent adapter processes. Configured by environment variables (see below); --host and --port
       override SHIM_HOST and SHIM_PORT.
 
-  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v5|http]
+  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v2|v5|http]
       Serve one function folder for local development, without Docker: the adapter is picked from the
       entry file (index.py, main.py, index.js, …), the address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT
       say otherwise. v1 (the default, or SHIM_PROTOCOL): the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random
@@ -52,7 +52,7 @@ Usage:
   runtime-shim --version | -V   The version.
 
 Environment (serve and dev):
-  SHIM_PROTOCOL                  executor contract: v1, v5 or http    [v1]
+  SHIM_PROTOCOL                  executor contract: v1, v2, v5 or http [v1]
   APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve under v1
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
@@ -208,7 +208,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     v.string()
                         .ok()
                         .and_then(|s| s.parse().ok())
-                        .ok_or("--protocol must be v1, v5 or http")?,
+                        .ok_or("--protocol must be v1, v2, v5 or http")?,
                 );
             }
             Long("require-all") if command.as_deref() == Some("conformance") => {
