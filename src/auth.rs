@@ -5,6 +5,17 @@ use subtle::ConstantTimeEq;
 /// The header the executor sends the key in.
 pub const KEY_HEADER: &str = "x-internal-challenge";
 
+/// Whether `headers` hold exactly one `name` header equal to `expected` (constant time). With two, which of
+/// them is meant would be a guess, so neither counts.
+pub fn one_header_matches(headers: &hyper::HeaderMap, name: &str, expected: &[u8]) -> bool {
+    let mut values = headers.get_all(name).iter();
+    let given = match (values.next(), values.next()) {
+        (Some(v), None) => Some(v.as_bytes()),
+        _ => None,
+    };
+    key_matches(expected, given)
+}
+
 /// True when `given` equals `expected`. The time taken depends only on the lengths, never on where the
 /// bytes differ; an empty key never matches.
 pub fn key_matches(expected: &[u8], given: Option<&[u8]>) -> bool {

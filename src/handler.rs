@@ -154,6 +154,23 @@ pub async fn execute(state: &AppState, work: Work, trace: &mut Trace) -> Result<
     Ok(done)
 }
 
+/// [`execute`] for the contracts that report an execution's logs: when the worker's answer did not come by
+/// the deadline, the timeout is the execution's result (with no log lines) rather than an early error.
+pub async fn execute_logged(
+    state: &AppState,
+    work: Work,
+    trace: &mut Trace,
+) -> Result<Done, ShimError> {
+    match execute(state, work, trace).await {
+        Err(e @ ShimError::TimedOut(_)) => Ok(Done {
+            result: Err(e),
+            pid: None,
+            logs: Some(crate::pool::ExecLogs::default()),
+        }),
+        other => other,
+    }
+}
+
 /// The operator's health paths, the same under every contract: `GET /_/health` (the shim is up) and
 /// `GET /_/ready` (an adapter is ready). `None` for any other path.
 pub fn health<B>(

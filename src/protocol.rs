@@ -100,13 +100,75 @@ pub struct EncodedRequest {
 
 #[derive(Serialize)]
 struct JsonRequest<'a> {
-    path: &'a str,
-    file: &'a str,
-    env: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<&'a Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variables: Option<&'a Map<String, Value>>,
     payload: &'a str,
     headers: &'a Map<String, Value>,
     timeout_ms: u64,
     deadline_ms: u64,
+}
+
+/// The fields of a v1-model execution in `encoding`: v1's (`path`, `file`, `env`, …) or, for the v2 contract,
+/// the same without `path` and `file` and with `env` named `variables`.
+fn encode_fields(encoding: Encoding, exec: &Execution, deadline_ms: u64, v2: bool) -> Vec<u8> {
+    let timeout_ms = exec.timeout.as_millis() as u64;
+    match encoding {
+        Encoding::Json => serde_json::to_vec(&JsonRequest {
+            path: (!v2).then_some(exec.path.as_str()),
+            file: (!v2).then_some(exec.file.as_str()),
+            env: (!v2).then_some(&exec.env),
+            variables: v2.then_some(&exec.env),
+            payload: &exec.payload,
+            headers: &exec.headers,
+            timeout_ms,
+            deadline_ms,
+        })
+        .expect("maps of strings always serialize"),
+        Encoding::Kv => {
+            let mut out = Vec::with_capacity(exec.payload.len() + 256);
+            if !v2 {
+                kv_record(&mut out, "path", "", exec.path.as_bytes());
+                kv_record(&mut out, "file", "", exec.file.as_bytes());
+            }
+            kv_record(&mut out, "payload", "", exec.payload.as_bytes());
+            kv_record(
+                &mut out,
+                "timeout_ms",
+                "",
+                timeout_ms.to_string().as_bytes(),
+            );
+            kv_record(
+                &mut out,
+                "deadline_ms",
+                "",
+                deadline_ms.to_string().as_bytes(),
+            );
+            let env_tag = if v2 { "variable" } else { "env" };
+            for (k, v) in &exec.env {
+                kv_record(
+                    &mut out,
+                    env_tag,
+                    k,
+                    v.as_str().unwrap_or_default().as_bytes(),
+                );
+            }
+            for (k, v) in &exec.headers {
+                kv_record(
+                    &mut out,
+                    "header",
+                    k,
+                    v.as_str().unwrap_or_default().as_bytes(),
+                );
+            }
+            out
+        }
+    }
 }
 
 /// Encodes `REQ <id> <N>\n<body>`. `deadline_ms` is wall-clock milliseconds since the Unix epoch.
@@ -116,39 +178,7 @@ pub fn encode_request(
     exec: &Execution,
     deadline_ms: u64,
 ) -> EncodedRequest {
-    let timeout_ms = exec.timeout.as_millis() as u64;
-    let body = match encoding {
-        Encoding::Json => serde_json::to_vec(&JsonRequest {
-            path: &exec.path,
-            file: &exec.file,
-            env: &exec.env,
-            payload: &exec.payload,
-            headers: &exec.headers,
-            timeout_ms,
-            deadline_ms,
-        })
-        .expect("maps of strings always serialize"),
-        Encoding::Kv => {
-            let mut out = Vec::with_capacity(exec.payload.len() + 256);
-            let mut record = |tag: &str, key: &str, value: &[u8]| {
-                out.extend_from_slice(format!("{tag} {} {}\n", key.len(), value.len()).as_bytes());
-                out.extend_from_slice(key.as_bytes());
-                out.extend_from_slice(value);
-            };
-            record("path", "", exec.path.as_bytes());
-            record("file", "", exec.file.as_bytes());
-            record("payload", "", exec.payload.as_bytes());
-            record("timeout_ms", "", timeout_ms.to_string().as_bytes());
-            record("deadline_ms", "", deadline_ms.to_string().as_bytes());
-            for (k, v) in &exec.env {
-                record("env", k, v.as_str().unwrap_or_default().as_bytes());
-            }
-            for (k, v) in &exec.headers {
-                record("header", k, v.as_str().unwrap_or_default().as_bytes());
-            }
-            out
-        }
-    };
+    let body = encode_fields(encoding, exec, deadline_ms, false);
     EncodedRequest {
         header: format!("REQ {id} {}\n", body.len()).into_bytes(),
         body,
@@ -245,15 +275,6 @@ pub fn encode_http_request(
     }
 }
 
-#[derive(Serialize)]
-struct JsonV2<'a> {
-    variables: &'a Map<String, Value>,
-    payload: &'a str,
-    headers: &'a Map<String, Value>,
-    timeout_ms: u64,
-    deadline_ms: u64,
-}
-
 /// Encodes a v2-contract execution as `REQ <id> <M> <M>\n<metadata>` (protocol version 2, no raw body): JSON
 /// `{"variables", "payload", "headers", "timeout_ms", "deadline_ms"}`, or the records `payload`, `timeout_ms`,
 /// `deadline_ms`, then `variable` and `header` ones.
@@ -263,50 +284,7 @@ pub fn encode_v2_request(
     exec: &Execution,
     deadline_ms: u64,
 ) -> EncodedRequest {
-    let timeout_ms = exec.timeout.as_millis() as u64;
-    let meta = match encoding {
-        Encoding::Json => serde_json::to_vec(&JsonV2 {
-            variables: &exec.env,
-            payload: &exec.payload,
-            headers: &exec.headers,
-            timeout_ms,
-            deadline_ms,
-        })
-        .expect("maps of strings always serialize"),
-        Encoding::Kv => {
-            let mut out = Vec::with_capacity(exec.payload.len() + 256);
-            kv_record(&mut out, "payload", "", exec.payload.as_bytes());
-            kv_record(
-                &mut out,
-                "timeout_ms",
-                "",
-                timeout_ms.to_string().as_bytes(),
-            );
-            kv_record(
-                &mut out,
-                "deadline_ms",
-                "",
-                deadline_ms.to_string().as_bytes(),
-            );
-            for (k, v) in &exec.env {
-                kv_record(
-                    &mut out,
-                    "variable",
-                    k,
-                    v.as_str().unwrap_or_default().as_bytes(),
-                );
-            }
-            for (k, v) in &exec.headers {
-                kv_record(
-                    &mut out,
-                    "header",
-                    k,
-                    v.as_str().unwrap_or_default().as_bytes(),
-                );
-            }
-            out
-        }
-    };
+    let meta = encode_fields(encoding, exec, deadline_ms, true);
     EncodedRequest {
         header: format!("REQ {id} {0} {0}\n", meta.len()).into_bytes(),
         body: meta,

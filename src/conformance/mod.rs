@@ -152,21 +152,7 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
         return v5::run(options);
     }
     let suite: Suite = serde_json::from_str(CASES).map_err(|e| format!("cases.json: {e}"))?;
-    let functions = match &options.functions {
-        Some(f) => f.clone(),
-        None if !options.adapter.contains('/') => {
-            adapters::find_shipped("conformance", &options.adapter).ok_or_else(|| {
-                format!(
-                    "no conformance/{}/ folder found; give one with --functions",
-                    options.adapter
-                )
-            })?
-        }
-        None => return Err("an adapter given by path needs --functions <folder>".into()),
-    };
-    let functions = functions
-        .canonicalize()
-        .map_err(|e| format!("cannot open {}: {e}", functions.display()))?;
+    let functions = functions_folder(options, "conformance")?;
     let ext = extension_of_seed(&functions)?;
     let token = format!("tok{}", crate::config::random_hex(6));
     let key = crate::config::random_hex(16);
@@ -219,6 +205,24 @@ fn run_concurrent(shim: &ShimUnderTest, case: &Case, ext: &str, token: &str) -> 
             .into_iter()
             .find_map(|h| h.join().unwrap_or_else(|_| Some("a copy panicked".into())))
     })
+}
+
+/// The language's case functions: `--functions`, or the shipped `<folder>/<adapter>/`, as an absolute path.
+fn functions_folder(options: &Options, folder: &str) -> Result<PathBuf, String> {
+    let functions = match &options.functions {
+        Some(f) => f.clone(),
+        None if !options.adapter.contains('/') => adapters::find_shipped(folder, &options.adapter)
+            .ok_or_else(|| {
+                format!(
+                    "no {folder}/{}/ folder found; give one with --functions",
+                    options.adapter
+                )
+            })?,
+        None => return Err("an adapter given by path needs --functions <folder>".into()),
+    };
+    functions
+        .canonicalize()
+        .map_err(|e| format!("cannot open {}: {e}", functions.display()))
 }
 
 /// The extension the language's files use, from its `seed.*`.

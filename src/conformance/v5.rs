@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Options, Outcome, ShimUnderTest, client, expand};
-use crate::adapters;
+use super::{Options, Outcome, ShimUnderTest, client, expand, functions_folder};
 
 /// The cases, as data.
 pub const CASES: &str = include_str!("../../conformance/v5.json");
@@ -138,21 +137,7 @@ struct V5Shim {
 pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
     let suite: Suite =
         serde_json::from_str(CASES).map_err(|e| format!("conformance/v5.json: {e}"))?;
-    let functions = match &options.functions {
-        Some(f) => f.clone(),
-        None if !options.adapter.contains('/') => {
-            adapters::find_shipped("conformance/v5", &options.adapter).ok_or_else(|| {
-                format!(
-                    "no conformance/v5/{}/ folder found; give one with --functions",
-                    options.adapter
-                )
-            })?
-        }
-        None => return Err("an adapter given by path needs --functions <folder>".into()),
-    };
-    let functions = functions
-        .canonicalize()
-        .map_err(|e| format!("cannot open {}: {e}", functions.display()))?;
+    let functions = functions_folder(options, "conformance/v5")?;
     let ext = extension_of_main(&functions)?;
     let token = format!("tok{}", crate::config::random_hex(6));
     let scratch = std::env::temp_dir().join(format!("runtime-shim-v5-{token}"));

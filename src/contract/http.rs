@@ -57,17 +57,8 @@ where
         handler::read_body(&parts.headers, body, config.max_body, config.read_timeout).await?;
     let exec = model::request(&parts, body, config.default_timeout, true, None, &[]);
     // 4. A worker, under the deadline.
-    let done = handler::execute(state, Work::Http(exec), trace).await;
+    let Done { result, logs, .. } = handler::execute_logged(state, Work::Http(exec), trace).await?;
     let id = trace.id().unwrap_or_default().to_string();
-    let Done { result, logs, .. } = match done {
-        Ok(done) => done,
-        Err(e @ ShimError::TimedOut(_)) => Done {
-            result: Err(e),
-            pid: None,
-            logs: Some(ExecLogs::default()),
-        },
-        Err(e) => return Err(e),
-    };
     let result = result.and_then(|r| model::reply(r, None));
     if let Some(logs) = logs {
         log_lines(&id, &logs, result.as_ref().err());

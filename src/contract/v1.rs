@@ -25,13 +25,7 @@ where
     B: Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    // Exactly one key header counts: with two, which of them is meant would be a guess, so neither is.
-    let mut keys = req.headers().get_all(auth::KEY_HEADER).iter();
-    let given = match (keys.next(), keys.next()) {
-        (Some(key), None) => Some(key.as_bytes()),
-        _ => None,
-    };
-    if !auth::key_matches(config.key.expose(), given) {
+    if !auth::one_header_matches(req.headers(), auth::KEY_HEADER, config.key.expose()) {
         return Err(ShimError::Unauthorized);
     }
     if req.method() != Method::POST {

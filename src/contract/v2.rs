@@ -33,27 +33,14 @@ where
         return response;
     }
     // The key before any byte of the body; exactly one header counts, as in v1.
-    let mut keys = req.headers().get_all(auth::KEY_HEADER).iter();
-    let given = match (keys.next(), keys.next()) {
-        (Some(key), None) => Some(key.as_bytes()),
-        _ => None,
-    };
-    if !auth::key_matches(config.key.expose(), given) {
+    if !auth::one_header_matches(req.headers(), auth::KEY_HEADER, config.key.expose()) {
         return Err(ShimError::Unauthorized);
     }
     let (parts, body) = req.into_parts();
     let body =
         handler::read_body(&parts.headers, body, config.max_body, config.read_timeout).await?;
     let exec = decode(&body, config)?;
-    let Done { result, logs, .. } = match handler::execute(state, Work::V2(exec), trace).await {
-        Ok(done) => done,
-        Err(e @ ShimError::TimedOut(_)) => Done {
-            result: Err(e),
-            pid: None,
-            logs: Some(ExecLogs::default()),
-        },
-        Err(e) => return Err(e),
-    };
+    let Done { result, logs, .. } = handler::execute_logged(state, Work::V2(exec), trace).await?;
     Ok(envelope(result, &logs.unwrap_or_default()))
 }
 

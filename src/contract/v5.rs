@@ -79,16 +79,7 @@ where
         &config.v5.headers,
     );
     // 6–7. Deadline and a worker.
-    let Done { result, logs, .. } = match handler::execute(state, Work::Http(exec), trace).await {
-        Ok(done) => done,
-        // The worker did not answer by the deadline: the timeout, with its line in the errors log.
-        Err(e @ ShimError::TimedOut(_)) => Done {
-            result: Err(e),
-            pid: None,
-            logs: Some(ExecLogs::default()),
-        },
-        Err(e) => return Err(e),
-    };
+    let Done { result, logs, .. } = handler::execute_logged(state, Work::Http(exec), trace).await?;
     // 8. The reply's rules; a reply HTTP cannot carry fails the execution.
     let result = result.and_then(|r| model::reply(r, Some(RESERVED_PREFIX)));
     if let (Some(target), Some(logs)) = (log.files(&config.v5.logs_dir), logs) {
@@ -156,12 +147,7 @@ fn check_secret(headers: &HeaderMap, config: &Config) -> Result<(), ShimError> {
     if secret.is_empty() {
         return Ok(());
     }
-    let mut given = headers.get_all(SECRET_HEADER).iter();
-    let given = match (given.next(), given.next()) {
-        (Some(v), None) => Some(v.as_bytes()),
-        _ => None,
-    };
-    if auth::key_matches(secret, given) {
+    if auth::one_header_matches(headers, SECRET_HEADER, secret) {
         Ok(())
     } else {
         Err(ShimError::Unauthorized)

@@ -1,0 +1,2 @@
+# Dies while it compiles: a 503 with the error.
+die "Load failure";
