@@ -34,6 +34,12 @@ Usage:
       The same for every bundled adapter whose interpreter is on PATH (under v5: that has v5 case
       functions); the others are skipped with the reason (with --require-all they fail instead).
 
+  runtime-shim probe [--host IP] [--port N] [--path /_/ready] [--timeout 2]
+      A health check for images without curl (Docker HEALTHCHECK, Kubernetes exec probes): GET the path on
+      the shim's address (the flags, else SHIM_HOST and SHIM_PORT; 0.0.0.0 is probed on 127.0.0.1). Exits
+      0 on a 200 within the timeout (seconds), else 1 with one line saying what it got (never 2, which
+      Docker reserves; a bad flag is 1 too).
+
   runtime-shim runtimes [--json]
       The catalogue of runtime images: name, version, build and run images, platforms, whether the image
       test passes here, image size.
@@ -99,6 +105,8 @@ pub enum Command {
     Runtimes {
         json: bool,
     },
+    /// `probe [--host IP] [--port N] [--path P] [--timeout S]`: a health check that exits 0 or 1.
+    Probe(crate::probe::Options),
     Help,
     Version,
 }
@@ -139,6 +147,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut all = false;
     let mut require_all = false;
     let mut protocol: Option<Contract> = None;
+    let mut probe = crate::probe::Options::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -182,6 +191,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                         .map_err(|_| "--interpreter must be UTF-8")?,
                 );
             }
+            Long("path") if command.as_deref() == Some("probe") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                probe.path = v
+                    .string()
+                    .ok()
+                    .filter(|p| {
+                        p.starts_with('/')
+                            && !p
+                                .bytes()
+                                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                    })
+                    .ok_or("--path must start with / and hold no spaces")?;
+            }
+            Long("timeout") if command.as_deref() == Some("probe") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                probe.timeout = v
+                    .string()
+                    .ok()
+                    .and_then(|s| crate::config::seconds(s.trim()).ok())
+                    .ok_or("--timeout must be a number of seconds from 0.001 to 86400")?;
+            }
             Long("json") if matches!(command.as_deref(), Some("conformance" | "runtimes")) => {
                 json = true
             }
@@ -202,7 +232,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Value(v) if command.is_none() => {
                 let name = v.string().map_err(|_| "unknown command")?;
                 match name.as_str() {
-                    "serve" | "dev" | "conformance" | "runtimes" => command = Some(name),
+                    "serve" | "dev" | "conformance" | "runtimes" | "probe" => command = Some(name),
                     "help" => return Ok(Command::Help),
                     other => {
                         return Err(format!(
@@ -223,6 +253,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
         Some("runtimes") => Ok(Command::Runtimes { json }),
+        Some("probe") => Ok(Command::Probe(crate::probe::Options {
+            host: listen.host,
+            port: listen.port,
+            ..probe
+        })),
         Some("conformance") if all => Ok(Command::ConformanceAll {
             require_all,
             protocol: protocol.unwrap_or_default(),
@@ -287,6 +322,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            p(&["probe", "--port", "8080", "--timeout", "0.5"]),
+            Ok(Command::Probe(crate::probe::Options {
+                port: Some(8080),
+                timeout: std::time::Duration::from_millis(500),
+                ..Default::default()
+            }))
+        );
+        assert!(p(&["probe", "--path", "x"]).unwrap_err().contains("--path"));
+        assert!(p(&["probe", "--timeout", "0"]).is_err());
+        assert!(p(&["serve", "--timeout", "1"]).is_err());
         assert!(
             p(&["conformance"])
                 .unwrap_err()

@@ -19,6 +19,7 @@
 //! - [`telemetry`] — logging.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
+//! - [`probe`] — `runtime-shim probe`: the health check for images without curl.
 //! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 //! - [`fuzzing`] — property checks over arbitrary bytes for the fuzz targets (`fuzz/`) and their seeds.
@@ -36,6 +37,7 @@ pub mod fuzzing;
 pub mod handler;
 pub mod native;
 pub mod pool;
+pub mod probe;
 pub mod process;
 pub mod protocol;
 pub mod server;
