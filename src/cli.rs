@@ -65,6 +65,7 @@ Environment (serve and dev):
   SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
   SHIM_READ_TIMEOUT              seconds to send the headers, then the body [30]
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
+  SHIM_DRAIN_DELAY               seconds to keep serving after SIGTERM, /_/ready at 503 [0]
   SHIM_USER                      user adapters run as (name, uid, uid:gid, root) [appwrite when root]
   SHIM_LIMIT_MEMORY, SHIM_LIMIT_FILES, SHIM_LIMIT_PROCESSES, SHIM_LIMIT_CPU
                                  adapter rlimits: address space bytes, open files, processes, CPU s

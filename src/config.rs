@@ -115,6 +115,9 @@ pub struct Config {
     pub startup_timeout: Duration,
     pub kill_grace: Duration,
     pub shutdown_grace: Duration,
+    /// How long the shim keeps serving after SIGTERM, with `/_/ready` at 503, before it closes the listener
+    /// (`SHIM_DRAIN_DELAY`), so a load balancer takes the replica out first.
+    pub drain_delay: Duration,
     /// How long a client may take to send a request's headers, and then its body (`SHIM_READ_TIMEOUT`).
     pub read_timeout: Duration,
     /// Who adapters run as (`SHIM_USER`; by default `appwrite` when the shim is root and that user exists).
@@ -321,6 +324,10 @@ impl Config {
             seconds_or_zero(v)
         })?;
 
+        let drain_delay = parse_or(env, "SHIM_DRAIN_DELAY", Duration::ZERO, |v| {
+            seconds_or_zero(v)
+        })?;
+
         let read_timeout = parse_or(env, "SHIM_READ_TIMEOUT", Duration::from_secs(30), seconds)?;
 
         let user = parse_user(env)?;
@@ -372,6 +379,7 @@ impl Config {
             startup_timeout,
             kill_grace,
             shutdown_grace,
+            drain_delay,
             read_timeout,
             user,
             limits,
@@ -651,6 +659,9 @@ mod tests {
         assert_eq!(c.code_path, "/usr/code");
         assert_eq!(c.queue, c.workers * QUEUE_PER_WORKER);
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.drain_delay, Duration::ZERO);
+        let c = load(&[("SHIM_DRAIN_DELAY", "2.5")]).unwrap();
+        assert_eq!(c.drain_delay, Duration::from_millis(2500));
     }
 
     #[test]
@@ -685,6 +696,8 @@ mod tests {
             ("SHIM_LOG_FORMAT", "xml"),
             ("SHIM_LOG", "info,,=x"),
             ("SHIM_KILL_GRACE", "-1"),
+            ("SHIM_DRAIN_DELAY", "soon"),
+            ("SHIM_DRAIN_DELAY", "-2"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{value}");

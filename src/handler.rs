@@ -5,7 +5,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub config: Config,
     pub pool: Pool,
     ids: Ids,
+    /// Set on SIGTERM: `/_/ready` answers 503 while executions are still served.
+    draining: AtomicBool,
 }
 
 impl AppState {
@@ -36,7 +38,17 @@ impl AppState {
             config,
             pool,
             ids: Ids::new(),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// From now on `/_/ready` answers 503 (`draining`), so a load balancer stops sending work here.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }
 
@@ -162,6 +174,7 @@ pub fn health<B>(
     }
     let body = match pool {
         None => serde_json::json!({ "status": "ok" }),
+        Some(_) if state.draining() => return Some(Err(ShimError::Draining)),
         Some(pool) => {
             let ready = pool.ready_workers();
             if ready == 0 {
