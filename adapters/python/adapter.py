@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""runtime-shim adapter for Python 3.8+: serves a user's `main(req, res)` over adapter protocol 1.
+"""runtime-shim adapter for Python 3.8+: serves a user's `main(req, res)` over adapter protocol 1 (the v1
+contract), or open-runtimes' `main(context)` over adapter protocol 2 (the v5 contract) when SHIM_PROTOCOL is 2.
 
 The wire format is docs/adapter-protocol.md; this file is one of its reference implementations.
-Standard library only, so it runs on any official python image with nothing installed.
+Standard library only, so it runs on any official python image with nothing installed. The shim applies every
+rule of the contracts that needs no language; this file only loads the function, builds its arguments and
+moves bytes.
 """
 # asyncio, inspect, traceback (and importlib.util) cost milliseconds each to import: they are imported when first needed, so
 # the adapter is ready soon after the interpreter starts.
-import importlib.machinery, io, itertools, json, os, re, sys, types
+import _thread, importlib.machinery, io, itertools, json, os, re, sys, types
 
 # The protocol owns fds 0 and 1. Keep private copies, then give fd 1 to stderr and fd 0 to /dev/null, so that
 # nothing the user's code, a C extension or a child process prints or reads can touch a frame.
@@ -28,11 +31,18 @@ sys.stdout, sys.stderr = _log_stream(1), _log_stream(2)
 # No __pycache__ in the code folder: it may be read-only or shared, and each file is compiled once per process.
 sys.dont_write_bytecode = True
 
+PROTOCOL = 2 if os.environ.get("SHIM_PROTOCOL") == "2" else 1
 HEADER_MAX = 256
 LENGTH = re.compile(rb"0|[1-9][0-9]*")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _SELF = sys._getframe().f_code.co_filename
 _ASYNCIO = os.sep + "asyncio" + os.sep  # in the path of asyncio's own frames
+# Frames are written by this process only: a child forked by the function (os.fork, multiprocessing) shares
+# the pipe, and a frame of its own would corrupt the stream. Threads may log while the function runs, so
+# whole frames are written under one lock.
+_PID = os.getpid()
+_frames = _thread.allocate_lock()
+_serving = None  # protocol 2: the id of the request being served, None between requests
 
 
 def fatal(message):
@@ -40,13 +50,30 @@ def fatal(message):
     sys.exit(2)
 
 
-def write_frame(head, body=b""):
-    data = memoryview(head.encode("ascii") + b" %d\n" % len(body) + body)
+def _write_all(data):
+    data = memoryview(data)
     while data:  # os.write may be partial (a signal, a full pipe)
         data = data[os.write(PROTO_OUT, data):]
 
 
-def read_frame():
+def _send(head, body=b"", meta=b""):
+    # The caller holds _frames. One write for a small frame; a large body (up to 20 MiB) is written as it is,
+    # not copied behind its header.
+    start = b"%s %d\n%s" % (head.encode("ascii"), len(meta) + len(body), meta)
+    if len(body) <= 65536:
+        _write_all(start + body)
+    else:
+        _write_all(start)
+        _write_all(body)
+
+
+def write_frame(head, body=b"", meta=b""):
+    if os.getpid() == _PID:
+        with _frames:
+            _send(head, body, meta)
+
+
+def read_header():
     line = PROTO_IN.readline(HEADER_MAX + 1)
     if not line:
         sys.exit(0)  # EOF between frames: the shim is done with us
@@ -57,10 +84,29 @@ def read_frame():
     tokens = line[:-1].split(b" ")
     if tokens[0] != b"REQ" or len(tokens) < 3 or not REQUEST_ID.fullmatch(tokens[1]) or not LENGTH.fullmatch(tokens[-1]):
         fatal("bad request header: %r" % line)
-    body = PROTO_IN.read(int(tokens[-1]))
-    if len(body) != int(tokens[-1]):
+    return line, tokens
+
+
+def read_exactly(size):
+    data = PROTO_IN.read(size)  # one read of the exact size: a buffered read fills one new bytes object
+    if len(data) != size:
         fatal("input ended inside a request body")
-    return tokens[1].decode("ascii"), body
+    return data
+
+
+def read_frame():
+    """Protocol 1: `REQ <id> <N>` and the request's JSON."""
+    line, tokens = read_header()
+    return tokens[1].decode("ascii"), read_exactly(int(tokens[-1]))
+
+
+def read_frame2():
+    """Protocol 2: `REQ <id> <M> <N>`, then M bytes of JSON metadata and N - M bytes of raw body."""
+    line, tokens = read_header()
+    if len(tokens) != 4 or not LENGTH.fullmatch(tokens[2]) or int(tokens[2]) > int(tokens[3]):
+        fatal("bad request header: %r" % line)
+    meta = int(tokens[2])
+    return tokens[1].decode("ascii"), read_exactly(meta), read_exactly(int(tokens[3]) - meta)
 
 
 class NotFound(Exception):
@@ -117,7 +163,15 @@ def load(path, file):
     for folder in (os.path.abspath(path), os.path.dirname(full)):  # like `python file.py`: siblings import
         if folder not in sys.path:
             sys.path.insert(0, folder)
-    name = "shim_function_%d" % next(_module_names)
+    module = import_file("shim_function_%d" % next(_module_names), full)
+    main = getattr(module, "main", None)
+    if not callable(main):
+        raise NotFound("%s defines no function main(req, res)" % full)
+    _functions[full] = main
+    return main
+
+
+def import_file(name, full):
     # What importlib.util would build, without importing it: a module with its spec, file and loader (an
     # explicit source loader, so a file whose name does not end in .py loads too).
     loader = importlib.machinery.SourceFileLoader(name, full)
@@ -131,24 +185,24 @@ def load(path, file):
     except BaseException:
         del sys.modules[name]  # not cached: the next request retries, and reports the error again
         raise
-    main = getattr(module, "main", None)
-    if not callable(main):
-        raise NotFound("%s defines no function main(req, res)" % full)
-    _functions[full] = main
-    return main
+    return module
 
 
 def call(main, req, res):
-    global _loop
     result = main(req, res)
     if hasattr(result, "__await__"):  # a coroutine or another awaitable: an async main
-        # One loop for the adapter's life, not asyncio.run() per call: clients and pools a module keeps
-        # between calls (aiohttp sessions, database pools) are bound to the loop that created them.
-        if _loop is None:
-            import asyncio
-            _loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(_loop)
-        _loop.run_until_complete(result)
+        wait_for(result)
+
+
+def wait_for(awaitable):
+    # One loop for the adapter's life, not asyncio.run() per call: clients and pools a module keeps
+    # between calls (aiohttp sessions, database pools) are bound to the loop that created them.
+    global _loop
+    if _loop is None:
+        import asyncio
+        _loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loop)
+    return _loop.run_until_complete(awaitable)
 
 
 def describe(error):
@@ -181,7 +235,254 @@ def handle(rid, body):
         return "ERR %s 500" % rid, describe(e).encode("utf-8", "backslashreplace")
 
 
+# Protocol 2: open-runtimes' v5 API, `main(context)`. The shim has computed everything `context.req` shows and
+# applies the contract's rules to the reply (header names and filtering, content-type and charset, log
+# truncation, log files); here the function is loaded, `context` is built and bytes move.
+
+LOG_LINE_MAX = 1 << 16  # characters per LOG frame: far past the shim's 8000-character cut, far under its frame limit
+
+
+class LoadFailed(Exception):
+    """The entry file is missing, fails to load or defines no main: a 503, with this message in the errors log."""
+
+
+def load_context_main(code_path, entry):
+    full = os.path.abspath(os.path.join(code_path, entry))
+    if full in _functions:
+        return _functions[full]
+    if not entry or not os.path.isfile(full):
+        raise LoadFailed("Failed to load entrypoint, file %s does not exist." % entry)
+    folder = os.path.dirname(full)
+    for path in (os.path.abspath(code_path), folder):  # like `python main.py`: siblings import
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    # As in open-runtimes, the file is a module of a package named `function` (its folder), so the relative
+    # imports of Appwrite's templates (`from .utils import x`) work as well as absolute ones.
+    if "function" not in sys.modules:
+        spec = importlib.machinery.ModuleSpec("function", None, is_package=True)
+        spec.submodule_search_locations = [folder]
+        package = types.ModuleType("function")
+        package.__spec__, package.__path__, package.__package__ = spec, [folder], "function"
+        sys.modules["function"] = package
+    stem = os.path.basename(full)
+    name = "function." + (stem[:-3] if stem.endswith(".py") else stem).replace(".", "_")
+    try:
+        module = import_file(name, full)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        raise LoadFailed(describe(e))
+    main = getattr(module, "main", None)
+    if not callable(main):
+        del sys.modules[name]  # not cached either: a later request imports the file again
+        raise LoadFailed("Function signature invalid. Did you forget to export a 'main' function?")
+    _functions[full] = main
+    return main
+
+
+class ContextRequest:
+    """`context.req`: the request as the shim computed it, and its raw body, decoded only when asked."""
+
+    def __init__(self, meta, body):
+        self.body_binary = body
+        self.headers = meta.get("headers") or {}
+        self.method = meta.get("method", "")
+        self.scheme = meta.get("scheme", "")
+        self.host = meta.get("host", "")
+        self.port = meta.get("port")
+        self.path = meta.get("path", "")
+        self.query_string = meta.get("query_string", "")
+        self.query = meta.get("query") or {}
+        self.url = meta.get("url", "")
+        self._json_body = bool(meta.get("json_body"))
+        self._text = None
+
+    @property
+    def body_text(self):
+        if self._text is None:
+            self._text = self.body_binary.decode("utf-8")
+        return self._text
+
+    @property
+    def body_raw(self):  # deprecated: the text
+        return self.body_text
+
+    @property
+    def body_json(self):  # parsed on every access, so each caller gets its own objects; "" is invalid JSON
+        return json.loads(self.body_text)
+
+    @property
+    def body(self):  # the shim says whether the content-type is application/json
+        if self._json_body:
+            return self.body_json if self.body_binary else {}
+        return self.body_text
+
+
+class ContextResponse:
+    """`context.res`: each helper returns a response (a dict, as in open-runtimes); only what main returns is
+    the reply. `statusCode=` is accepted too, open-runtimes' own spelling."""
+
+    def text(self, body, status_code=200, headers=None, statusCode=None):
+        if not isinstance(body, str):
+            raise TypeError("context.res.text() takes a str, not %s" % type(body).__name__)
+        return _response(body.encode("utf-8"), status_code, statusCode, headers)
+
+    def json(self, obj, status_code=200, headers=None, statusCode=None):
+        # Compact, non-ASCII kept; allow_nan=False: NaN and Infinity are not JSON.
+        try:
+            data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: keep them escaped
+            data = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+        return _response(data, status_code, statusCode, headers, ("content-type", "application/json"))
+
+    def binary(self, data, status_code=200, headers=None, statusCode=None):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("context.res.binary() takes bytes, not %s" % type(data).__name__)
+        return _response(bytes(data), status_code, statusCode, headers)
+
+    def empty(self):
+        return _response(b"", 204, None, None)
+
+    def redirect(self, url, status_code=301, headers=None, statusCode=None):
+        return _response(b"", status_code, statusCode, headers, ("location", url))
+
+    def send(self, body, status_code=200, headers=None, statusCode=None):  # deprecated: text or bytes as given
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif not isinstance(body, (bytes, bytearray, memoryview)):
+            raise TypeError("context.res.send() takes str or bytes, not %s" % type(body).__name__)
+        return _response(bytes(body), status_code, statusCode, headers)
+
+
+def _response(body, status_code, statusCode, headers, replace=None):
+    status = status_code if statusCode is None else statusCode
+    return {"body": body, "statusCode": _status(status), "headers": _headers(headers, replace)}
+
+
+def _status(status):
+    # Checked in the helper, so that a bad status is a 500 whose stack points at the user's call.
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        raise ValueError("status_code must be an integer from 200 to 599, not %r" % (status,))
+    return status
+
+
+def _headers(headers, replace=None):
+    """A copy of a response's headers; `replace` = (name, value) is set over any spelling of that name."""
+    if headers is None:
+        headers = {}
+    elif not hasattr(headers, "items"):
+        raise TypeError("headers must be a dict, not %s" % type(headers).__name__)
+    headers = dict(headers)
+    if replace:
+        for name in [n for n in headers if str(n).lower() == replace[0]]:
+            del headers[name]
+        headers[replace[0]] = replace[1]
+    return headers
+
+
+class Context:
+    def __init__(self, rid, meta, body):
+        self.req = ContextRequest(meta, body)
+        self.res = ContextResponse()
+        self._id = rid
+
+    def log(self, *messages):
+        write_log(self._id, "log", messages)
+
+    def error(self, *messages):
+        write_log(self._id, "error", messages)
+
+
+def _log_piece(value):
+    if isinstance(value, str):
+        return value
+    try:  # every other value as compact JSON (42, true, null, {"a":1}); what JSON cannot show, as str()
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
+def write_log(rid, stream, messages):
+    line = " ".join(_log_piece(m) for m in messages)[:LOG_LINE_MAX]
+    if os.getpid() == _PID:
+        with _frames:
+            if rid == _serving:
+                _send("LOG %s %s" % (rid, stream), line.encode("utf-8", "backslashreplace"))
+                return
+    # Its execution has ended (a thread or a callback that outlived it), or this is a forked child: a LOG frame
+    # would carry a stale id, so the line is native output instead.
+    try:
+        print(line, file=sys.stderr)
+    except Exception:
+        pass
+
+
+def encode_reply(rid, out, entry):
+    if out is None:
+        return "NONE %s" % rid, b"", b""
+    if not isinstance(out, dict):
+        raise TypeError("main(context) in %s returned %s, not a response: return context.res.text(), .json(), "
+                        ".binary(), .redirect() or .empty()" % (entry, type(out).__name__))
+    body = out.get("body")
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    elif not isinstance(body, bytes):
+        raise TypeError("the response's body must be str or bytes, not %s" % type(body).__name__)
+    status = _status(out.get("statusCode", 200))
+    pairs = []
+    for name, value in _headers(out.get("headers")).items():
+        for one in value if isinstance(value, (list, tuple)) else (value,):  # a list: the header repeats
+            pairs.append((str(name), str(one)))
+    # ensure_ascii=False, then "replace": a lone surrogate cannot become a \ud800 escape the shim must refuse.
+    meta = json.dumps(pairs, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
+    return "RES %s %d %d" % (rid, status, len(meta)), meta, body
+
+
+def handle2(rid, meta, raw, code_path, entry):
+    global _serving
+    _serving = rid  # from here until the reply, context.log writes LOG frames with this id
+    try:
+        main = load_context_main(code_path, entry)
+        out = main(Context(rid, json.loads(meta), raw))
+        if hasattr(out, "__await__"):  # an async main
+            out = wait_for(out)
+        return encode_reply(rid, out, entry)
+    except LoadFailed as e:
+        return "ERR %s 503" % rid, b"", str(e).encode("utf-8", "backslashreplace")
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        return "ERR %s 500" % rid, b"", describe(e).encode("utf-8", "backslashreplace")
+
+
+def serve2():
+    global _serving
+    code_path = os.environ.get("SHIM_CODE_PATH") or "/usr/local/server/src/function"
+    entry = os.environ.get("SHIM_ENTRYPOINT") or ""
+    # The function's variables are the process environment; the adapter's settings are not among them.
+    for name in [n for n in os.environ if n.startswith("SHIM_")]:
+        del os.environ[name]
+    try:
+        load_context_main(code_path, entry)
+    except Exception:
+        pass  # reported to every request until one loads it
+    write_frame("READY 2 json", ("python %d.%d.%d" % sys.version_info[:3]).encode())
+    while True:
+        rid, meta, raw = read_frame2()
+        head, reply_meta, body = handle2(rid, meta, raw, code_path, entry)
+        flush_output()
+        with _frames:
+            _serving = None  # a log call from now on has no request: it goes to stderr
+            _send(head, body, reply_meta)
+
+
 def serve():
+    if PROTOCOL == 2:
+        return serve2()
     code_path, entry = os.environ.get("SHIM_CODE_PATH"), os.environ.get("SHIM_ENTRYPOINT")
     if code_path and entry and os.path.isfile(os.path.join(code_path, entry)):
         try:
@@ -192,12 +493,18 @@ def serve():
     while True:
         rid, body = read_frame()
         head, reply = handle(rid, body)
-        for stream in (sys.stdout, sys.stderr):  # what the request printed is logged before its reply
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        flush_output()
         write_frame(head, reply)
+
+
+def flush_output():
+    for stream in (sys.stdout, sys.stderr):  # what the request printed is logged before its reply
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    if os.getpid() != _PID:
+        os._exit(0)  # a child the function forked, returning through the adapter: it never serves
 
 
 if __name__ == "__main__":
