@@ -48,7 +48,7 @@ Usage:
   runtime-shim --version | -V   The version.
 
 Environment (serve and dev):
-  SHIM_PROTOCOL                  executor contract: v1 or v5          [v1]
+  SHIM_PROTOCOL                  executor contract: v1, v5 or lambda  [v1]
   APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve under v1
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
@@ -223,6 +223,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     v.string()
                         .ok()
                         .and_then(|s| s.parse().ok())
+                        .filter(|c| *c != Contract::Lambda)
                         .ok_or("--protocol must be v1 or v5")?,
                 );
             }

@@ -32,6 +32,13 @@ pub fn overrides(
             _ => Contract::V1,
         },
     };
+    if contract == Contract::Lambda {
+        return Err(
+            "dev serves HTTP (v1 or v5); the lambda contract has no server: run the shim as \
+                    the bootstrap under a Runtime API (README, \"AWS Lambda\")"
+                .into(),
+        );
+    }
     let folder = folder
         .canonicalize()
         .map_err(|e| format!("cannot open the folder {}: {e}", folder.display()))?;
@@ -74,7 +81,7 @@ pub fn overrides(
         .is_some_and(|h| !h.is_empty());
     // v5 development mode: the log id is `dev`, and the log files go where the developer can read them.
     let logs_dir = match contract {
-        Contract::V1 => None,
+        Contract::V1 | Contract::Lambda => None,
         Contract::V5 => Some(match env.var("SHIM_LOGS_DIR").map_err(|e| e.to_string())? {
             Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => {
@@ -104,6 +111,7 @@ pub fn curl_line(url: &str, key: &str, contract: Contract) -> String {
             "curl -sS -X POST {url} -H 'x-internal-challenge: {key}' -H 'content-type: application/json' \
              -d '{{\"payload\":\"Hello World! 2\",\"env\":{{\"ENV1\":\"Hello World!\"}}}}'"
         ),
+        Contract::Lambda => "the lambda contract has no HTTP server".to_string(),
         Contract::V5 if key.is_empty() => {
             format!(
                 "curl -sS {url} -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"

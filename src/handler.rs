@@ -89,6 +89,18 @@ pub struct Trace {
     pid: Option<i32>,
 }
 
+impl Trace {
+    /// The execution id, once a worker was asked.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The adapter that ran it.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+}
+
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
@@ -98,6 +110,8 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
     let response = match contract {
         Contract::V1 => v1_pipeline(&state, req, &mut trace).await,
         Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
+        // Lambda mode runs no server (`contract::lambda::run`); should one be wired, it serves only health.
+        Contract::Lambda => health(&state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
     }
     .unwrap_or_else(|e| e.respond(contract));
     let status = response.status().as_u16();

@@ -121,6 +121,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        if config.contract == runtime_shim::contract::Contract::Lambda {
+            // No listener: the bootstrap of a Lambda custom runtime polls the Runtime API.
+            let signal = shutdown::on_signal()?;
+            return runtime_shim::run_lambda(config, signal).await;
+        }
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -5,7 +5,10 @@
 //! - [`v1`] — the 2021 contract: `POST` with a JSON body, `x-internal-challenge`, replies as the function sent.
 //! - [`v5`] — open-runtimes v5 (Appwrite 1.7+): any method and path, raw bodies, `x-open-runtimes-*` headers,
 //!   log files, `/__opr/health` and `/__opr/timings`.
+//! - [`lambda`] — the shim as the `bootstrap` of an AWS Lambda custom runtime: no server; it polls the Lambda
+//!   Runtime API for events and posts back replies and errors.
 
+pub mod lambda;
 pub mod v1;
 pub mod v5;
 
@@ -18,6 +21,8 @@ pub enum Contract {
     #[default]
     V1,
     V5,
+    /// AWS Lambda's Runtime API (`SHIM_PROTOCOL=lambda`): the function sees v5's `context`.
+    Lambda,
 }
 
 impl Contract {
@@ -25,7 +30,7 @@ impl Contract {
     pub fn adapter_version(self) -> u32 {
         match self {
             Contract::V1 => crate::protocol::VERSION,
-            Contract::V5 => crate::protocol::VERSION_2,
+            Contract::V5 | Contract::Lambda => crate::protocol::VERSION_2,
         }
     }
 
@@ -33,6 +38,7 @@ impl Contract {
         match self {
             Contract::V1 => "v1",
             Contract::V5 => "v5",
+            Contract::Lambda => "lambda",
         }
     }
 }
@@ -50,7 +56,8 @@ impl FromStr for Contract {
         match s {
             "v1" => Ok(Contract::V1),
             "v5" => Ok(Contract::V5),
-            _ => Err("must be v1 or v5".into()),
+            "lambda" => Ok(Contract::Lambda),
+            _ => Err("must be v1, v5 or lambda".into()),
         }
     }
 }

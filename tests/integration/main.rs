@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod executor;
 mod faults;
+mod lambda;
 mod languages;
 mod lifecycle;
 mod native;
