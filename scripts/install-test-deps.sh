@@ -42,7 +42,8 @@ elif [[ $(id -u) -eq 0 ]]; then
   echo "installing: cargo-lambda==$CARGO_LAMBDA_VERSION (pip, into $PREFIX)"
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$PREFIX/bin/python" -m pip install -q "cargo-lambda==$CARGO_LAMBDA_VERSION"
   ln -sfn "$PREFIX/bin/cargo-lambda" /usr/local/bin/cargo-lambda
-  cargo-lambda lambda --help >/dev/null
+  /usr/local/bin/cargo-lambda lambda --help >/dev/null || { echo "cargo-lambda does not run after pip install" >&2; exit 1; }
+  case ":$PATH:" in *":/usr/local/bin:"*) ;; *) echo "note: /usr/local/bin (cargo-lambda) is not on PATH" ;; esac
 else
   echo "cargo-lambda is not installed and this is not root: the lambda tests are skipped (pip install cargo-lambda)"
 fi
