@@ -15,7 +15,8 @@ Usage:
   runtime-shim [serve] [--host IP] [--port N]
       Serve the executor protocol on SHIM_HOST:SHIM_PORT (0.0.0.0:3000), handing each execution to a pool
       of persistent adapter processes. Configured by environment variables (see below); --host and --port
-      override SHIM_HOST and SHIM_PORT.
+      override SHIM_HOST and SHIM_PORT. With SHIM_PROTOCOL=lambda: the bootstrap of an AWS Lambda custom
+      runtime, polling AWS_LAMBDA_RUNTIME_API for events instead of serving HTTP.
 
   runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v5]
       Serve one function folder for local development, without Docker: the adapter is picked from the
@@ -55,7 +56,7 @@ Environment (serve and dev):
   SHIM_ADAPTER                   bundled adapter (python, node, php, ruby, perl, lua, bash, deno, bun)
                                  or path of an adapter executable
                                  [guessed from the entry file]
-  SHIM_WORKERS                   adapter processes kept warm         [number of CPUs]
+  SHIM_WORKERS                   adapter processes kept warm         [number of CPUs; lambda 1]
   SHIM_QUEUE                     requests that may wait for a worker [64 per worker]
   SHIM_DEFAULT_TIMEOUT           seconds, when a request gives none  [900]
   SHIM_MAX_TIMEOUT               seconds, the cap on any timeout     [900]
@@ -74,6 +75,9 @@ Environment (serve and dev):
   SHIM_NATIVE_LIB                shared library exporting the native ABI (instead of SHIM_ADAPTER)
   SHIM_NATIVE_WORKER             the native path's worker program    [runtime-shim-native beside a static binary]
   SHIM_ADAPTERS_DIR              where bundled adapters live         [found next to the binary]
+  lambda: AWS_LAMBDA_RUNTIME_API (host:port or http://host:port/prefix; required), _HANDLER (the entry
+      file, unless OPEN_RUNTIMES_ENTRYPOINT), LAMBDA_TASK_ROOT (the code folder) [/var/task];
+      no server: SHIM_HOST/SHIM_PORT are unused, SHIM_WORKERS defaults to 1
   v5: OPEN_RUNTIMES_SECRET (empty: no check), OPEN_RUNTIMES_ENTRYPOINT, OPEN_RUNTIMES_ENV,
       OPEN_RUNTIMES_HEADERS, SHIM_LOGS_DIR [/mnt/logs], SHIM_TELEMETRY_DIR [/mnt/telemetry];
       SHIM_CODE_PATH defaults to /usr/local/server/src/function

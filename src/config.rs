@@ -246,6 +246,13 @@ impl Config {
                 },
             },
         };
+        // Adapters run in the code folder: a relative path would be taken from there, not from here.
+        let code_path = match std::path::Path::new(&code_path) {
+            p if p.is_relative() => std::path::absolute(p)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(code_path),
+            _ => code_path,
+        };
         let runtime_api = match contract {
             Contract::Lambda => Some(
                 env.var(crate::contract::lambda::RUNTIME_API_VAR)?
