@@ -16,7 +16,8 @@ Usage:
   runtime-shim [serve] [--host IP] [--port N]
       Serve the executor protocol on SHIM_HOST:SHIM_PORT (0.0.0.0:3000), handing each execution to a pool
       of persistent adapter processes. Configured by environment variables (see below); --host and --port
-      override SHIM_HOST and SHIM_PORT.
+      override SHIM_HOST and SHIM_PORT. With SHIM_PROTOCOL=lambda: the bootstrap of an AWS Lambda custom
+      runtime, polling AWS_LAMBDA_RUNTIME_API for events instead of serving HTTP.
 
   runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v2|v5|http]
       Serve one function folder for local development, without Docker: the adapter is picked from the
@@ -35,6 +36,12 @@ Usage:
       The same for every bundled adapter whose interpreter is on PATH (under v5: that has v5 case
       functions); the others are skipped with the reason (with --require-all they fail instead).
 
+  runtime-shim probe [--host IP] [--port N] [--path /_/ready] [--timeout 2]
+      A health check for images without curl (Docker HEALTHCHECK, Kubernetes exec probes): GET the path on
+      the shim's address (the flags, else SHIM_HOST and SHIM_PORT; 0.0.0.0 is probed on 127.0.0.1). Exits
+      0 on a 200 within the timeout (seconds), else 1 with one line saying what it got (never 2, which
+      Docker reserves; a bad flag is 1 too).
+
   runtime-shim runtimes [--json]
       The catalogue of runtime images: name, version, build and run images, platforms, whether the image
       test passes here, image size.
@@ -52,14 +59,14 @@ Usage:
   runtime-shim --version | -V   The version.
 
 Environment (serve and dev):
-  SHIM_PROTOCOL                  executor contract: v1, v2, v5 or http [v1]
+  SHIM_PROTOCOL                  executor contract: v1, v2, v5, http or lambda [v1]
   APPWRITE_INTERNAL_RUNTIME_KEY  the executor's key (or INTERNAL_RUNTIME_KEY); required by serve under v1
   APPWRITE_ENTRYPOINT_NAME       entry file when a request names none (or ENTRYPOINT_NAME)
   SHIM_HOST, SHIM_PORT           listen address                     [0.0.0.0, 3000]
   SHIM_ADAPTER                   bundled adapter (python, node, php, ruby, perl, lua, bash, deno, bun)
                                  or path of an adapter executable
                                  [guessed from the entry file]
-  SHIM_WORKERS                   adapter processes kept warm         [number of CPUs]
+  SHIM_WORKERS                   adapter processes kept warm         [number of CPUs; lambda 1]
   SHIM_QUEUE                     requests that may wait for a worker [64 per worker]
   SHIM_DEFAULT_TIMEOUT           seconds, when a request gives none  [900]
   SHIM_MAX_TIMEOUT               seconds, the cap on any timeout     [900]
@@ -69,6 +76,7 @@ Environment (serve and dev):
   SHIM_KILL_GRACE                seconds between SIGTERM and SIGKILL [0.5]
   SHIM_READ_TIMEOUT              seconds to send the headers, then the body [30]
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
+  SHIM_DRAIN_DELAY               seconds to keep serving after SIGTERM, /_/ready at 503 [0]
   SHIM_USER                      user adapters run as (name, uid, uid:gid, root) [appwrite when root]
   SHIM_LIMIT_MEMORY, SHIM_LIMIT_FILES, SHIM_LIMIT_PROCESSES, SHIM_LIMIT_CPU
                                  adapter rlimits: address space bytes, open files, processes, CPU s
@@ -77,6 +85,9 @@ Environment (serve and dev):
   SHIM_NATIVE_LIB                shared library exporting the native ABI (instead of SHIM_ADAPTER)
   SHIM_NATIVE_WORKER             the native path's worker program    [runtime-shim-native beside a static binary]
   SHIM_ADAPTERS_DIR              where bundled adapters live         [found next to the binary]
+  lambda: AWS_LAMBDA_RUNTIME_API (host:port or http://host:port/prefix; required), _HANDLER (the entry
+      file, unless OPEN_RUNTIMES_ENTRYPOINT), LAMBDA_TASK_ROOT (the code folder) [/var/task];
+      no server: SHIM_HOST/SHIM_PORT are unused, SHIM_WORKERS defaults to 1
   v5: OPEN_RUNTIMES_SECRET (empty: no check), OPEN_RUNTIMES_ENTRYPOINT, OPEN_RUNTIMES_ENV,
       OPEN_RUNTIMES_HEADERS, SHIM_LOGS_DIR [/mnt/logs], SHIM_TELEMETRY_DIR [/mnt/telemetry];
       SHIM_CODE_PATH defaults to /usr/local/server/src/function
@@ -112,6 +123,8 @@ pub enum Command {
     },
     /// `code extract …` / `code archive …`: the v5 images' build and start steps.
     Code(crate::archive::Command),
+    /// `probe [--host IP] [--port N] [--path P] [--timeout S]`: a health check that exits 0 or 1.
+    Probe(crate::probe::Options),
     Help,
     Version,
 }
@@ -155,6 +168,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut all = false;
     let mut require_all = false;
     let mut protocol: Option<Contract> = None;
+    let mut probe = crate::probe::Options::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -198,6 +212,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                         .map_err(|_| "--interpreter must be UTF-8")?,
                 );
             }
+            Long("path") if command.as_deref() == Some("probe") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                probe.path = v
+                    .string()
+                    .ok()
+                    .filter(|p| {
+                        p.starts_with('/')
+                            && !p
+                                .bytes()
+                                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                    })
+                    .ok_or("--path must start with / and hold no spaces")?;
+            }
+            Long("timeout") if command.as_deref() == Some("probe") => {
+                let v = parser.value().map_err(|e| e.to_string())?;
+                probe.timeout = v
+                    .string()
+                    .ok()
+                    .and_then(|s| crate::config::seconds(s.trim()).ok())
+                    .ok_or("--timeout must be a number of seconds from 0.001 to 86400")?;
+            }
             Long("json") if matches!(command.as_deref(), Some("conformance" | "runtimes")) => {
                 json = true
             }
@@ -208,6 +243,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     v.string()
                         .ok()
                         .and_then(|s| s.parse().ok())
+                        .filter(|c| *c != Contract::Lambda)
                         .ok_or("--protocol must be v1, v2, v5 or http")?,
                 );
             }
@@ -218,7 +254,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Value(v) if command.is_none() => {
                 let name = v.string().map_err(|_| "unknown command")?;
                 match name.as_str() {
-                    "serve" | "dev" | "conformance" | "runtimes" => command = Some(name),
+                    "serve" | "dev" | "conformance" | "runtimes" | "probe" => command = Some(name),
                     "help" => return Ok(Command::Help),
                     other => {
                         return Err(format!(
@@ -239,6 +275,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     match command.as_deref() {
         None | Some("serve") => Ok(Command::Serve(listen)),
         Some("runtimes") => Ok(Command::Runtimes { json }),
+        Some("probe") => Ok(Command::Probe(crate::probe::Options {
+            host: listen.host,
+            port: listen.port,
+            ..probe
+        })),
         Some("conformance") if all => Ok(Command::ConformanceAll {
             require_all,
             protocol: protocol.unwrap_or_default(),
@@ -303,6 +344,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            p(&["probe", "--port", "8080", "--timeout", "0.5"]),
+            Ok(Command::Probe(crate::probe::Options {
+                port: Some(8080),
+                timeout: std::time::Duration::from_millis(500),
+                ..Default::default()
+            }))
+        );
+        assert!(p(&["probe", "--path", "x"]).unwrap_err().contains("--path"));
+        assert!(p(&["probe", "--timeout", "0"]).is_err());
+        assert!(p(&["serve", "--timeout", "1"]).is_err());
         assert!(
             p(&["conformance"])
                 .unwrap_err()

@@ -99,6 +99,8 @@ pub struct Config {
     pub key: Key,
     /// Settings of the v5 contract (defaults under v1, where nothing reads them).
     pub v5: V5Settings,
+    /// The lambda contract's Runtime API (`AWS_LAMBDA_RUNTIME_API`); `None` under the other contracts.
+    pub runtime_api: Option<crate::contract::lambda::RuntimeApi>,
     pub host: IpAddr,
     pub port: u16,
     pub launch: Launch,
@@ -115,6 +117,9 @@ pub struct Config {
     pub startup_timeout: Duration,
     pub kill_grace: Duration,
     pub shutdown_grace: Duration,
+    /// How long the shim keeps serving after SIGTERM, with `/_/ready` at 503, before it closes the listener
+    /// (`SHIM_DRAIN_DELAY`), so a load balancer takes the replica out first.
+    pub drain_delay: Duration,
     /// How long a client may take to send a request's headers, and then its body (`SHIM_READ_TIMEOUT`).
     pub read_timeout: Duration,
     /// Who adapters run as (`SHIM_USER`; by default `appwrite` when the shim is root and that user exists).
@@ -143,6 +148,8 @@ pub const DEFAULT_CODE_PATH: &str = "/usr/code";
 /// The v5 contract's code folder.
 pub const V5_CODE_PATH: &str = "/usr/local/server/src/function";
 pub const V5_LOGS_DIR: &str = "/mnt/logs";
+/// The lambda contract's code folder when `LAMBDA_TASK_ROOT` is unset (AWS sets it to this).
+pub const LAMBDA_CODE_PATH: &str = "/var/task";
 pub const V5_TELEMETRY_DIR: &str = "/mnt/telemetry";
 /// Plain HTTP's optional secret (`Authorization: Bearer …`); a `SHIM_` name, so adapters never see it.
 pub const HTTP_SECRET_VAR: &str = "SHIM_SECRET";
@@ -189,6 +196,8 @@ impl Config {
             None => parse_or(env, "SHIM_PROTOCOL", Contract::V1, |v| v.parse())?,
         };
         let key = match first_set(env, &KEY_VARS)? {
+            // Lambda's Runtime API is the only caller, on the sandbox's loopback: no key.
+            _ if contract == Contract::Lambda => Key::new(Vec::new()),
             // v5 has its own secret, and none is a valid choice; so has plain HTTP.
             _ if contract == Contract::V5 => Key::new(env.var(V5_SECRET_VAR)?.unwrap_or_default()),
             _ if contract == Contract::Http => {
@@ -242,17 +251,53 @@ impl Config {
                     "ENTRYPOINT_NAME",
                 ],
             )?,
+            // The function's Handler setting names the entry file (`main.py`).
+            None if contract == Contract::Lambda => {
+                first_set(env, &["OPEN_RUNTIMES_ENTRYPOINT", "_HANDLER"])?
+            }
             None => first_set(env, &["APPWRITE_ENTRYPOINT_NAME", "ENTRYPOINT_NAME"])?,
         };
         let code_path = match overrides.code_path {
             Some(p) => p,
-            None => env
-                .var("SHIM_CODE_PATH")?
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| match contract {
+            None => match env.var("SHIM_CODE_PATH")?.filter(|v| !v.is_empty()) {
+                Some(p) => p,
+                None => match contract {
                     Contract::V1 | Contract::V2 => DEFAULT_CODE_PATH.to_string(),
                     Contract::V5 | Contract::Http => V5_CODE_PATH.to_string(),
-                }),
+                    // Where Lambda unpacks the function's zip (it sets LAMBDA_TASK_ROOT to it).
+                    Contract::Lambda => first_set(env, &["LAMBDA_TASK_ROOT"])?
+                        .unwrap_or_else(|| LAMBDA_CODE_PATH.to_string()),
+                },
+            },
+        };
+        // Adapters run in the code folder: a relative path would be taken from there, not from here.
+        let code_path = match std::path::Path::new(&code_path) {
+            p if p.is_relative() => std::path::absolute(p)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or(code_path),
+            _ => code_path,
+        };
+        let runtime_api = match contract {
+            Contract::Lambda => Some(
+                env.var(crate::contract::lambda::RUNTIME_API_VAR)?
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            crate::contract::lambda::RUNTIME_API_VAR,
+                            "is not set: SHIM_PROTOCOL=lambda runs as the bootstrap of an AWS Lambda \
+                             custom runtime, which sets it to the Runtime API's host:port",
+                        )
+                    })
+                    .and_then(|v| {
+                        crate::contract::lambda::RuntimeApi::parse(&v).map_err(|p| {
+                            ConfigError::new(
+                                crate::contract::lambda::RUNTIME_API_VAR,
+                                format!("{p} (got {v:?})"),
+                            )
+                        })
+                    })?,
+            ),
+            _ => None,
         };
         let v5 = V5Settings {
             logs_dir: match overrides.logs_dir {
@@ -304,7 +349,11 @@ impl Config {
             }
         };
 
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // A Lambda sandbox runs one invocation at a time: one adapter is all it can use.
+        let cpus = match contract {
+            Contract::Lambda => 1,
+            _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         let workers = parse_or(env, "SHIM_WORKERS", cpus, |v| positive_int(v, 1024))?;
         let queue = parse_or(env, "SHIM_QUEUE", workers * QUEUE_PER_WORKER, |v| {
             v.parse::<usize>()
@@ -345,6 +394,10 @@ impl Config {
             seconds_or_zero(v)
         })?;
 
+        let drain_delay = parse_or(env, "SHIM_DRAIN_DELAY", Duration::ZERO, |v| {
+            seconds_or_zero(v)
+        })?;
+
         let read_timeout = parse_or(env, "SHIM_READ_TIMEOUT", Duration::from_secs(30), seconds)?;
 
         let user = parse_user(env)?;
@@ -382,6 +435,7 @@ impl Config {
             contract,
             key,
             v5,
+            runtime_api,
             host,
             port,
             launch,
@@ -396,6 +450,7 @@ impl Config {
             startup_timeout,
             kill_grace,
             shutdown_grace,
+            drain_delay,
             read_timeout,
             user,
             limits,
@@ -411,7 +466,15 @@ impl Config {
                 "SHIM_PROTOCOL".to_string(),
                 self.contract.adapter_version().to_string(),
             ),
-            ("SHIM_CONTRACT".to_string(), self.contract.to_string()),
+            // The function API: plain HTTP and Lambda present v5's `context`, so adapters know three.
+            (
+                "SHIM_CONTRACT".to_string(),
+                match self.contract {
+                    Contract::Http | Contract::Lambda => Contract::V5,
+                    other => other,
+                }
+                .to_string(),
+            ),
             ("SHIM_CODE_PATH".to_string(), self.code_path.clone()),
             ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
         ];
@@ -675,6 +738,9 @@ mod tests {
         assert_eq!(c.code_path, "/usr/code");
         assert_eq!(c.queue, c.workers * QUEUE_PER_WORKER);
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.drain_delay, Duration::ZERO);
+        let c = load(&[("SHIM_DRAIN_DELAY", "2.5")]).unwrap();
+        assert_eq!(c.drain_delay, Duration::from_millis(2500));
     }
 
     #[test]
@@ -709,6 +775,8 @@ mod tests {
             ("SHIM_LOG_FORMAT", "xml"),
             ("SHIM_LOG", "info,,=x"),
             ("SHIM_KILL_GRACE", "-1"),
+            ("SHIM_DRAIN_DELAY", "soon"),
+            ("SHIM_DRAIN_DELAY", "-2"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{value}");
@@ -785,6 +853,42 @@ mod tests {
         let err = load(&[("SHIM_USER", "no-such-user-here")]).unwrap_err();
         assert_eq!(err.variable, "SHIM_USER");
         assert_eq!(load(&[("SHIM_USER", "root")]).unwrap().user, None);
+    }
+
+    #[test]
+    fn lambda_needs_its_runtime_api_and_takes_the_handler_as_entry_file() {
+        let lambda = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("SHIM_PROTOCOL", "lambda")];
+            pairs.extend_from_slice(extra);
+            Config::from_env(&env(&pairs), KeyPolicy::Required, Overrides::default())
+        };
+        let err = lambda(&[("_HANDLER", "main.py")]).unwrap_err();
+        assert_eq!(err.variable, "AWS_LAMBDA_RUNTIME_API");
+        let c = lambda(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("_HANDLER", "main.py"),
+            ("LAMBDA_TASK_ROOT", "/tmp/task"),
+        ])
+        .unwrap();
+        assert_eq!(c.contract, Contract::Lambda);
+        assert_eq!(c.entrypoint.as_deref(), Some("main.py"));
+        assert_eq!(c.launch.name, "python");
+        assert_eq!(c.code_path, "/tmp/task");
+        assert_eq!(c.workers, 1);
+        assert!(c.key.expose().is_empty(), "no key needed");
+        assert_eq!(c.contract.adapter_version(), 2);
+        let c = lambda(&[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("SHIM_ADAPTER", "/bin/cat"),
+        ])
+        .unwrap();
+        assert_eq!(c.code_path, LAMBDA_CODE_PATH);
+        let err = lambda(&[
+            ("AWS_LAMBDA_RUNTIME_API", "https://x:1"),
+            ("SHIM_ADAPTER", "/bin/cat"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "AWS_LAMBDA_RUNTIME_API");
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub fn overrides(
             _ => Contract::V1,
         },
     };
+    if contract == Contract::Lambda {
+        return Err(
+            "dev serves HTTP (v1 or v5); the lambda contract has no server: run the shim as \
+                    the bootstrap under a Runtime API (README, \"AWS Lambda\")"
+                .into(),
+        );
+    }
     let folder = folder
         .canonicalize()
         .map_err(|e| format!("cannot open the folder {}: {e}", folder.display()))?;
@@ -74,7 +81,7 @@ pub fn overrides(
         .is_some_and(|h| !h.is_empty());
     // v5 development mode: the log id is `dev`, and the log files go where the developer can read them.
     let logs_dir = match contract {
-        Contract::V1 | Contract::V2 | Contract::Http => None,
+        Contract::V1 | Contract::V2 | Contract::Http | Contract::Lambda => None,
         Contract::V5 => Some(match env.var("SHIM_LOGS_DIR").map_err(|e| e.to_string())? {
             Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
             _ => {
@@ -110,6 +117,7 @@ pub fn curl_line(url: &str, key: &str, contract: Contract) -> String {
         ),
         Contract::Http if key.is_empty() => format!("curl -sS {url}"),
         Contract::Http => format!("curl -sS {url} -H 'authorization: Bearer {key}'"),
+        Contract::Lambda => "the lambda contract has no HTTP server".to_string(),
         Contract::V5 if key.is_empty() => {
             format!(
                 "curl -sS {url} -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"

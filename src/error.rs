@@ -39,6 +39,8 @@ pub enum ShimError {
     BadTimeoutHeader,
     Busy,
     NotReady,
+    /// `/_/ready` after SIGTERM, during `SHIM_DRAIN_DELAY`: executions are still served.
+    Draining,
     ShuttingDown,
     NotFoundPath,
 }
@@ -59,7 +61,10 @@ impl ShimError {
             ShimError::TooLarge(_) => 413,
             ShimError::BodyTimeout(_) => 408,
             ShimError::MethodNotAllowed(_) => 405,
-            ShimError::Busy | ShimError::NotReady | ShimError::ShuttingDown => 503,
+            ShimError::Busy
+            | ShimError::NotReady
+            | ShimError::Draining
+            | ShimError::ShuttingDown => 503,
         }
     }
 
@@ -81,6 +86,7 @@ impl ShimError {
             ShimError::MethodNotAllowed(_) => "method-not-allowed",
             ShimError::Busy => "busy",
             ShimError::NotReady => "not-ready",
+            ShimError::Draining => "draining",
             ShimError::ShuttingDown => "shutting-down",
         }
     }
@@ -117,6 +123,9 @@ impl ShimError {
             }
             ShimError::Busy => "all workers are busy and the queue is full; retry later".into(),
             ShimError::NotReady => "no adapter is ready yet".into(),
+            ShimError::Draining => {
+                "the shim is draining before it stops; executions are still served".into()
+            }
             ShimError::ShuttingDown => "the shim is shutting down".into(),
         }
     }

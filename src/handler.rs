@@ -5,7 +5,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub config: Config,
     pub pool: Pool,
     ids: Ids,
+    /// Set on SIGTERM: `/_/ready` answers 503 while executions are still served.
+    draining: AtomicBool,
 }
 
 impl AppState {
@@ -36,7 +38,17 @@ impl AppState {
             config,
             pool,
             ids: Ids::new(),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// From now on `/_/ready` answers 503 (`draining`), so a load balancer stops sending work here.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }
 
@@ -78,9 +90,14 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The execution's id, once a worker was asked to run it.
+    /// The execution id, once a worker was asked.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// The adapter that ran it.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
     }
 }
 
@@ -95,6 +112,8 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
         Contract::Http => http::pipeline(&state, req, &mut trace).await,
         Contract::V2 => v2::pipeline(&state, req, &mut trace).await,
+        // Lambda mode runs no server (`contract::lambda::run`); should one be wired, it serves only health.
+        Contract::Lambda => health(&state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
     }
     .unwrap_or_else(|e| e.respond(contract));
     let status = response.status().as_u16();
@@ -188,6 +207,7 @@ pub fn health<B>(
     }
     let body = match pool {
         None => serde_json::json!({ "status": "ok" }),
+        Some(_) if state.draining() => return Some(Err(ShimError::Draining)),
         Some(pool) => {
             let ready = pool.ready_workers();
             if ready == 0 {

@@ -9,7 +9,8 @@
 //! - [`server`] — the accept loop and graceful shutdown, on a listener the caller bound.
 //! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode;
 //!   the steps every contract shares.
-//! - [`contract`] — the executor contracts (`v1`, `v5`): each one's decode and encode, feeding one pool.
+//! - [`contract`] — the executor contracts (`v1`, `v5`, `lambda`): each one's decode and encode, feeding one
+//!   pool.
 //! - [`auth`] — the constant-time key check.
 //! - [`error`] — the one error enum, and the one place it becomes an HTTP response.
 //! - [`protocol`] — framing of the adapter protocol (`docs/adapter-protocol.md`).
@@ -19,6 +20,7 @@
 //! - [`telemetry`] — logging.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
+//! - [`probe`] — `runtime-shim probe`: the health check for images without curl.
 //! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
 //! - [`archive`] — `runtime-shim code extract|archive`: the function folder as a tar archive, for the v5
 //!   images' build and start steps.
@@ -39,6 +41,7 @@ pub mod fuzzing;
 pub mod handler;
 pub mod native;
 pub mod pool;
+pub mod probe;
 pub mod process;
 pub mod protocol;
 pub mod server;
@@ -53,12 +56,28 @@ use pool::{Pool, PoolConfig};
 use tokio::net::TcpListener;
 
 /// Everything `serve` and `dev` do once configured: start the reaper and the pool, then serve `listener`
-/// until `shutdown` completes. `on_listening` is called with the bound address before serving.
+/// until `shutdown` completes.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let state = start(config)?;
+    server::serve(listener, state, shutdown).await
+}
+
+/// The lambda contract: the same reaper, pool and execution path, fed by the Runtime API's poll loop instead
+/// of a listener. `Err` (exit 1) when the adapter could not start (after reporting an init error) or the
+/// Runtime API broke.
+pub async fn run_lambda(config: Config, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let state = start(config)?;
+    contract::lambda::run(state, shutdown)
+        .await
+        .map_err(std::io::Error::other)
+}
+
+/// The reaper, then the pool as the configuration says: what every contract runs on.
+fn start(config: Config) -> std::io::Result<Arc<AppState>> {
     process::start_reaper()?;
     let spec = process::Spec {
         program: config.launch.program.clone(),
@@ -83,6 +102,5 @@ pub async fn run(
         contract: config.contract.as_str(),
         version: config.contract.adapter_version(),
     });
-    let state = Arc::new(AppState::new(config, pool));
-    server::serve(listener, state, shutdown).await
+    Ok(Arc::new(AppState::new(config, pool)))
 }

@@ -5,11 +5,16 @@ use std::process::ExitCode;
 
 use runtime_shim::cli::{self, Command, Listen};
 use runtime_shim::config::{Config, KeyPolicy, Overrides, ProcessEnv};
-use runtime_shim::{catalogue, conformance, dev, native, shutdown, telemetry};
+use runtime_shim::{catalogue, conformance, dev, native, probe, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args_os().skip(1)) {
         Ok(c) => c,
+        // Docker reserves exit status 2 for health checks: the probe's usage errors are 1.
+        Err(e) if std::env::args_os().nth(1).is_some_and(|a| a == "probe") => {
+            println!("runtime-shim probe: {e}");
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("runtime-shim: {e}");
             return ExitCode::from(2);
@@ -26,6 +31,7 @@ fn main() -> ExitCode {
         }
         Command::Conformance(options) => return conformance(&options),
         Command::Code(command) => return runtime_shim::archive::main(&command),
+        Command::Probe(options) => return probe(&options),
         Command::Runtimes { json } => {
             return match catalogue::load() {
                 Ok(c) if json => {
@@ -116,6 +122,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        if config.contract == runtime_shim::contract::Contract::Lambda {
+            // No listener: the bootstrap of a Lambda custom runtime polls the Runtime API.
+            let signal = shutdown::on_signal()?;
+            return runtime_shim::run_lambda(config, signal).await;
+        }
         let addr = SocketAddr::new(config.host, config.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -183,6 +194,27 @@ fn conformance(options: &conformance::Options) -> ExitCode {
         Err(e) => {
             eprintln!("runtime-shim conformance: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `probe`: one line on stdout either way (Docker and Kubernetes keep a probe's output), exit 0 or 1.
+fn probe(options: &probe::Options) -> ExitCode {
+    let addr = match probe::target(options, &ProcessEnv) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("runtime-shim probe: configuration error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match probe::check(addr, &options.path, options.timeout) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(line) => {
+            println!("{line}");
+            ExitCode::from(1)
         }
     }
 }

@@ -95,6 +95,29 @@ struct Shared {
     config: PoolConfig,
     ready: AtomicUsize,
     admitted: AtomicUsize,
+    /// How the first adapter start of any slot went (for [`Pool::first_start`]).
+    first_start: watch::Sender<FirstStart>,
+}
+
+/// The outcome of the pool's first adapter start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum FirstStart {
+    #[default]
+    Pending,
+    Ready,
+    Failed(String),
+}
+
+impl Shared {
+    fn started(&self, outcome: FirstStart) {
+        self.first_start.send_if_modified(|first| {
+            let pending = *first == FirstStart::Pending;
+            if pending {
+                *first = outcome;
+            }
+            pending
+        });
+    }
 }
 
 /// One execution on its way through the pool.
@@ -130,6 +153,7 @@ impl Pool {
             config,
             ready: AtomicUsize::new(0),
             admitted: AtomicUsize::new(0),
+            first_start: watch::Sender::new(FirstStart::Pending),
         });
         let (jobs, queue) = async_channel::unbounded();
         let (stop, stopped) = watch::channel(false);
@@ -158,6 +182,21 @@ impl Pool {
 
     pub fn workers(&self) -> usize {
         self.shared.config.workers
+    }
+
+    /// Waits for the first adapter start of the pool to finish (each start is bounded by the startup timeout):
+    /// `Err` says why it failed. For a host that must report an init error before taking work (AWS Lambda).
+    pub async fn first_start(&self) -> Result<(), String> {
+        let mut first = self.shared.first_start.subscribe();
+        let outcome = first
+            .wait_for(|f| *f != FirstStart::Pending)
+            .await
+            .map(|f| f.clone())
+            .map_err(|_| "the pool stopped".to_string())?;
+        match outcome {
+            FirstStart::Failed(why) => Err(why),
+            _ => Ok(()),
+        }
     }
 
     /// Queues an execution. `Busy` when the pool already holds `workers + queue` jobs.
@@ -245,6 +284,7 @@ async fn run_slot(
         let start_error = match start(config).await {
             Ok(mut worker) => {
                 shared.ready.fetch_add(1, Ordering::AcqRel);
+                shared.started(FirstStart::Ready);
                 let verdict = serve(
                     &mut worker,
                     &jobs,
@@ -290,6 +330,7 @@ async fn run_slot(
             Err(why) => {
                 failures += 1;
                 error!(worker = index, adapter = %config.name, "the adapter failed to start: {why}");
+                shared.started(FirstStart::Failed(why.clone()));
                 Some(why)
             }
         };

@@ -1,5 +1,7 @@
-//! The accept loop: HTTP/1.1 connections on a listener the caller bound, until `shutdown` completes; then stop
-//! accepting, let in-flight requests finish within the grace period, and stop the workers.
+//! The accept loop: HTTP/1.1 connections on a listener the caller bound, until `shutdown` completes; then drain
+//! (go on serving for `SHIM_DRAIN_DELAY` with `/_/ready` at 503, so a load balancer takes the replica out before
+//! connections are refused), stop accepting, let in-flight requests finish within the grace period, and stop
+//! the workers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,15 @@ pub async fn serve(
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    // Set when the signal came: the end of the drain delay.
+    let mut drain_end: Option<tokio::time::Instant> = None;
     loop {
+        let drained = async {
+            match drain_end {
+                Some(end) => tokio::time::sleep_until(end).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _peer) = match accepted {
@@ -48,7 +58,19 @@ pub async fn serve(
                     }
                 });
             }
-            _ = &mut shutdown => break,
+            _ = &mut shutdown, if drain_end.is_none() => {
+                let delay = state.config.drain_delay;
+                if delay.is_zero() {
+                    break;
+                }
+                state.start_draining();
+                tracing::info!(
+                    "draining: /_/ready answers 503 for {} s while executions are still served",
+                    crate::error::format_seconds(delay)
+                );
+                drain_end = Some(tokio::time::Instant::now() + delay);
+            }
+            _ = drained => break,
         }
     }
     drop(listener);

@@ -105,6 +105,355 @@ __shim_parse() { # LENGTH; the body in $__shim_tmp/request -> REQ_*; fails on a 
   ((seen == $1))
 }
 
+# ---- protocol 2: open-runtimes' v5 API ---------------------------------------------------------------------------
+# The shim has computed everything the request shows and applies the contract's rules to the reply (header names
+# and filtering, content-type and charset, log truncation, log files). Here: the file is sourced once, each
+# execution runs `main` in a subshell, and its reply, log lines and failures travel back through files and a fifo.
+if [[ ${SHIM_PROTOCOL-} == 2 ]]; then
+  __shim_code=${SHIM_CODE_PATH:-/usr/local/server/src/function} __shim_entry=${SHIM_ENTRYPOINT-}
+  [[ $__shim_entry == /* ]] && __shim_full=$__shim_entry || __shim_full=${__shim_code%/}/$__shim_entry
+  unset "${!SHIM_@}" # the function's variables are the process environment, without the adapter's settings
+  REQ_BODY_FILE=$__shim_tmp/body
+  # Log records "<id> <stream> <N>\n<N bytes>" from main (and what it starts) to this shell, which frames them.
+  mkfifo "$__shim_tmp/logs.fifo" || exit 2
+  exec {__shim_logs}<>"$__shim_tmp/logs.fifo"
+  __shim_loading='' __shim_logw=''
+
+  # -- what main can call: the request ---------------------------------------------------------------------------
+  req_header() { [[ -n ${REQ_HEADERS[${1,,}]+set} ]] && printf '%s' "${REQ_HEADERS[${1,,}]}"; } # NAME; 1 if absent
+  req_query() { [[ -n ${REQ_QUERY[$1]+set} ]] && printf '%s' "${REQ_QUERY[$1]}"; }            # NAME; 1 if absent
+  req_body_text() { cat -- "$REQ_BODY_FILE"; }
+  req_body_raw() { cat -- "$REQ_BODY_FILE"; } # deprecated: the text
+  req_body_json() {                            # the body, checked to be JSON (whatever the content type)
+    local LC_ALL=C s=''
+    ((REQ_BODY_LENGTH == 0)) || IFS= read -r -d '' -N "$REQ_BODY_LENGTH" s <"$REQ_BODY_FILE" || :
+    ((${#s} == REQ_BODY_LENGTH)) || throw 'invalid JSON: the body holds a NUL byte'
+    __shim_json_check "$s" || throw "invalid JSON at byte $__shim_json_at: $__shim_json_error"
+    printf '%s' "$s"
+  }
+  req_body() { # JSON (`{}` when empty) when content-type is application/json, else the text
+    if ((REQ_JSON_BODY)); then
+      ((REQ_BODY_LENGTH > 0)) && req_body_json || printf '{}'
+    else
+      req_body_text
+    fi
+  }
+
+  # A JSON checker (bash has no parser): __shim_json_check TEXT, in LC_ALL=C; on failure __shim_json_at is the
+  # 1-based byte and __shim_json_error what was wrong. It reads 512-byte windows of 64 KiB pieces of the text.
+  __shim_json_check() {
+    local s=$1 buf w c want=value stack='' base=0 i=0
+    local ws=$'^[ \t\r\n]+' num='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?'
+    local chars=$'^([^"\\\\\001-\037]|\\\\["\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})+'
+    buf=${s:0:65536}
+    __shim_json_error=''
+    while :; do
+      if ((i > 32768)); then ((base += i)) && i=0 && buf=${s:base:65536}; fi
+      w=${buf:i:512}
+      if [[ $w =~ $ws ]]; then ((i += ${#BASH_REMATCH})) && continue; fi
+      __shim_json_at=$((base + i + 1))
+      if [[ -z $w ]]; then
+        [[ $want == end ]] && return 0
+        __shim_json_error='the text ends where a value was expected' && return 1
+      fi
+      c=${w:0:1}
+      case $want in
+        value | value_or_close | key | key_or_close)
+          if [[ $want == value_or_close && $c == ']' || $want == key_or_close && $c == '}' ]]; then
+            stack=${stack%?} && ((i += 1)) && want=comma_or_close && [[ -n $stack ]] || want=end
+            continue
+          fi
+          if [[ $want == key* && $c != '"' ]]; then __shim_json_error='a key expected' && return 1; fi
+          case $c in
+            '{') stack+='{' want=key_or_close && ((i += 1)) && continue ;;
+            '[') stack+='[' want=value_or_close && ((i += 1)) && continue ;;
+            '"')
+              ((i += 1))
+              while :; do
+                if ((i > 32768)); then ((base += i)) && i=0 && buf=${s:base:65536}; fi
+                w=${buf:i:512}
+                if [[ $w =~ $chars ]]; then ((i += ${#BASH_REMATCH})) && continue; fi
+                [[ ${w:0:1} == '"' ]] && ((i += 1)) && break
+                __shim_json_at=$((base + i + 1))
+                [[ -z $w ]] && __shim_json_error='the string does not end' || __shim_json_error='a bad character or escape in a string'
+                return 1
+              done
+              if [[ $want == key* ]]; then want=colon && continue; fi
+              ;;
+            t | f | n)
+              if [[ ${w:0:4} == true || ${w:0:4} == null ]]; then
+                ((i += 4))
+              elif [[ ${w:0:5} == false ]]; then
+                ((i += 5))
+              else
+                __shim_json_error='a value expected' && return 1
+              fi
+              ;;
+            - | [0-9])
+              [[ $w =~ $num ]] || { __shim_json_error='a bad number' && return 1; }
+              ((i += ${#BASH_REMATCH}))
+              ;;
+            *) __shim_json_error='a value expected' && return 1 ;;
+          esac
+          [[ -n $stack ]] && want=comma_or_close || want=end
+          ;;
+        colon)
+          [[ $c == : ]] || { __shim_json_error="':' expected" && return 1; }
+          ((i += 1)) && want=value
+          ;;
+        comma_or_close)
+          if [[ $c == , ]]; then
+            ((i += 1))
+            [[ ${stack: -1} == '{' ]] && want=key || want=value
+          elif [[ $c == ']' && ${stack: -1} == '[' || $c == '}' && ${stack: -1} == '{' ]]; then
+            stack=${stack%?} && ((i += 1)) && [[ -n $stack ]] && want=comma_or_close || want=end
+          else
+            __shim_json_error="',' or a closing bracket expected" && return 1
+          fi
+          ;;
+        end) __shim_json_error='text after the value' && return 1 ;;
+      esac
+    done
+  }
+
+  # -- what main can call: the reply (the last res_* call is the reply; res_header adds to it) -------------------
+  __shim_status_ok() { [[ $1 =~ ^[2-5][0-9][0-9]$ ]] || throw "the status code must be an integer from 200 to 599, not $1"; }
+  __shim_set_reply() { printf '%s %s\n' "$1" "$2" >"$__shim_tmp/reply"; } # STATUS KIND
+  res_text() {                                                            # BODY [STATUS]
+    __shim_status_ok "${2:-200}" && printf '%s' "${1-}" >"$__shim_tmp/rbody" && __shim_set_reply "${2:-200}" text
+  }
+  res_send() { res_text "$@"; } # deprecated: the body as text
+  res_json() {                  # JSON_TEXT [STATUS]: the text must already be JSON; content-type application/json
+    __shim_status_ok "${2:-200}" && printf '%s' "${1-}" >"$__shim_tmp/rbody" && __shim_set_reply "${2:-200}" json
+  }
+  res_binary() { # [FILE|- [STATUS]]: the bytes of FILE, or of stdin
+    __shim_status_ok "${2:-200}" || return
+    if [[ ${1:--} == - ]]; then cat >"$__shim_tmp/rbody"; else cat -- "$1" >"$__shim_tmp/rbody"; fi ||
+      throw "res_binary: cannot read ${1:-stdin}"
+    __shim_set_reply "${2:-200}" binary
+  }
+  res_empty() { : >"$__shim_tmp/rbody" && __shim_set_reply 204 empty; }
+  res_redirect() { # URL [STATUS]: 301 by default, with a location
+    __shim_status_ok "${2:-301}" && : >"$__shim_tmp/rbody" && printf '%s' "${1-}" >"$__shim_tmp/rlocation" &&
+      __shim_set_reply "${2:-301}" redirect
+  }
+  res_header() { # NAME VALUE: one header line of the reply (call it again for a repeated header)
+    local LC_ALL=C
+    [[ $# == 2 && -n $1 ]] || throw 'usage: res_header NAME VALUE'
+    printf 'header %d %d\n%s%s' "${#1}" "${#2}" "$1" "$2" >>"$__shim_tmp/rheaders"
+  }
+
+  # -- what main can call: logs and errors -------------------------------------------------------------------------
+  __shim_log() { # STREAM ARGS...: one line, the arguments joined by one space
+    local LC_ALL=C IFS=' ' stream=$1 line
+    shift
+    line="$*"
+    if ((${#line} > 65536)); then # far past the shim's 8000-character cut: cut between two UTF-8 characters
+      line=${line:0:65536}
+      while [[ $line == *[$'\x80'-$'\xbf'] ]]; do line=${line%?}; done
+      [[ $line == *[$'\xc0'-$'\xff'] ]] && line=${line%?}
+    fi
+    if [[ -n $__shim_logw ]]; then
+      printf '%s %s %d\n%s' "$__shim_id" "$stream" "${#line}" "$line" >&"$__shim_logw"
+    else
+      printf '%s\n' "$line" >&2 # outside an execution (while loading): native output
+    fi
+  }
+  log() { __shim_log log "$@"; }
+  error() { __shim_log error "$@"; }
+
+  # throw MESSAGE: the execution fails (500) with MESSAGE and the stack of functions; while loading, the file
+  # fails to load (503). From a subshell of main ($(…), a pipeline) it ends main too. There is no catch.
+  throw() {
+    local LC_ALL=C i n=${#FUNCNAME[@]} trace='' line
+    for ((i = 1; i < n - 1; i++)); do
+      [[ ${BASH_SOURCE[i]} == "$__shim_self" ]] && continue
+      line=()
+      mapfile -t -s "$((BASH_LINENO[i - 1] - 1))" -n 1 line <"${BASH_SOURCE[i]}"
+      trace+=$'\n'"    at ${FUNCNAME[i]} (${BASH_SOURCE[i]}:${BASH_LINENO[i - 1]})${line:+: ${line[0]#"${line[0]%%[![:blank:]]*}"}}"
+    done
+    [[ -e $__shim_tmp/thrown ]] || printf '%s%s\n' "$*" "$trace" >"$__shim_tmp/thrown"
+    [[ -z $__shim_loading ]] || return 1 # the DEBUG trap set while loading returns from the file
+    [[ -n ${__shim_main_pid-} && $BASHPID != "$__shim_main_pid" ]] && kill -USR1 "$__shim_main_pid" 2>/dev/null
+    exit 1
+  }
+  # While the file loads (extdebug and functrace on), a command after a throw is skipped and its function, then
+  # the file, return: this makes `throw` stop the sourcing. The adapter's own commands run on.
+  __shim_unwind() { [[ -e $__shim_tmp/thrown && ${BASH_SOURCE[1]} != "$__shim_self" ]] && return 2; return 0; }
+
+  __shim_parse2() { # LENGTH; the metadata in $__shim_tmp/meta -> REQ_*; fails on a record it cannot read
+    local tag k v key val seen=0
+    REQ_METHOD='' REQ_SCHEME='' REQ_HOST='' REQ_PORT='' REQ_PATH='' REQ_QUERY_STRING='' REQ_URL='' REQ_JSON_BODY=0
+    REQ_TIMEOUT_MS='' REQ_DEADLINE_MS=''
+    unset REQ_HEADERS REQ_QUERY
+    declare -gA REQ_HEADERS=() REQ_QUERY=()
+    while IFS=' ' read -r tag k v; do
+      [[ $k =~ ^[0-9]+$ && $v =~ ^[0-9]+$ ]] || return 1
+      ((seen += ${#tag} + ${#k} + ${#v} + 3 + k + v))
+      key='' val=''
+      ((k == 0)) || { IFS= read -r -N "$k" key && ((${#key} == k)); } || return 1
+      ((v == 0)) || { IFS= read -r -N "$v" val && ((${#val} == v)); } || return 1
+      case $tag in
+        method) REQ_METHOD=$val ;; scheme) REQ_SCHEME=$val ;; host) REQ_HOST=$val ;; port) REQ_PORT=$val ;;
+        path) REQ_PATH=$val ;; query_string) REQ_QUERY_STRING=$val ;; url) REQ_URL=$val ;;
+        json_body) REQ_JSON_BODY=$val ;; timeout_ms) REQ_TIMEOUT_MS=$val ;; deadline_ms) REQ_DEADLINE_MS=$val ;;
+        header) [[ -z $key ]] || REQ_HEADERS[$key]=$val ;; query) [[ -z $key ]] || REQ_QUERY[$key]=$val ;;
+      esac
+    done <"$__shim_tmp/meta"
+    ((seen == $1))
+  }
+
+  __shim_reply2() { # the RES frame of the reply main left in $__shim_tmp
+    local status kind tag k v name value meta='' size location=''
+    read -r status kind <"$__shim_tmp/reply"
+    [[ $kind != redirect ]] || location=$(<"$__shim_tmp/rlocation")
+    if [[ -f $__shim_tmp/rheaders ]]; then
+      while IFS=' ' read -r tag k v; do
+        name='' value=''
+        ((k == 0)) || IFS= read -r -N "$k" name
+        ((v == 0)) || IFS= read -r -N "$v" value
+        # The helpers' own header wins over any spelling of it the function gave.
+        [[ $kind == json && ${name,,} == content-type || $kind == redirect && ${name,,} == location ]] && continue
+        meta+="header ${#name} ${#value}"$'\n'$name$value
+      done <"$__shim_tmp/rheaders"
+    fi
+    [[ $kind != json ]] || meta+=$'header 12 16\ncontent-typeapplication/json'
+    [[ $kind != redirect ]] || meta+="header 8 ${#location}"$'\n'location$location
+    size=$(stat -c %s "$__shim_tmp/rbody") || __shim_fatal 'could not read the reply body'
+    printf 'RES %s %s %d %d\n%s' "$__shim_id" "$status" "${#meta}" "$((${#meta} + size))" "$meta" >&"$__shim_out" &&
+      cat "$__shim_tmp/rbody" >&"$__shim_out" || __shim_fatal 'could not write a reply'
+  }
+
+  __shim_header2='^REQ ([A-Za-z0-9._-]{1,64}) (0|[1-9][0-9]*) (0|[1-9][0-9]*)$'
+  __shim_loaded='' __shim_ready=''
+  while :; do
+    if [[ -n $__shim_ready ]]; then
+      if ! IFS= read -r -n 256 -u "$__shim_in" __shim_line; then
+        [[ -z $__shim_line ]] && exit 0 # EOF between frames: the shim is done with us
+        __shim_fatal 'input ended inside a request header'
+      fi
+      ((${#__shim_line} < 256)) || __shim_fatal 'a request header is longer than 256 bytes'
+      [[ $__shim_line =~ $__shim_header2 ]] || __shim_fatal "bad request header: $__shim_line"
+      __shim_id=${BASH_REMATCH[1]} __shim_m=${BASH_REMATCH[2]} __shim_n=${BASH_REMATCH[3]}
+      ((__shim_m <= __shim_n)) || __shim_fatal "bad request header: $__shim_line"
+      REQ_BODY_LENGTH=$((__shim_n - __shim_m))
+      # GNU head -c never reads past what it is asked for (and the shim sends nothing more before our reply).
+      head -c "$__shim_m" <&"$__shim_in" >"$__shim_tmp/meta" && head -c "$REQ_BODY_LENGTH" <&"$__shim_in" >"$REQ_BODY_FILE" ||
+        __shim_fatal 'could not read a request'
+      __shim_parse2 "$__shim_m" || __shim_fatal 'bad request metadata'
+    fi
+
+    if [[ -z $__shim_loaded ]]; then # source the file, here at the top level; a failure is not kept
+      rm -f "$__shim_tmp/thrown"
+      if [[ -z $__shim_entry || ! -f $__shim_full ]]; then
+        __shim_why="Failed to load entrypoint, file $__shim_entry does not exist."
+      else
+        unset -f main
+        { set +o && shopt -p; } >"$__shim_tmp/adapter-options"
+        LC_ALL=$__shim_lc_all
+        [[ -n $__shim_lc_all_set ]] || unset LC_ALL
+        __shim_loading=1
+        shopt -s extdebug
+        set -T
+        trap __shim_unwind DEBUG
+        source "$__shim_full" 2> >(tee "$__shim_tmp/load-stderr" >&2)
+        __shim_status=$?
+        trap - DEBUG
+        set +T
+        shopt -u extdebug
+        __shim_loading=''
+        { set +o && shopt -p; } >"$__shim_tmp/file-options"
+        source "$__shim_tmp/adapter-options"
+        LC_ALL=C
+        if [[ -e $__shim_tmp/thrown ]]; then
+          __shim_why=$(<"$__shim_tmp/thrown")
+          unset -f main
+        elif ! declare -F main >/dev/null; then
+          __shim_why="Function signature invalid. Did you forget to export a 'main' function?"
+          if ((__shim_status != 0)); then
+            wait $! 2>/dev/null # the tee of its stderr
+            __shim_why="sourcing $__shim_full failed with status $__shim_status"
+            __shim_tail=$(tail -n 20 "$__shim_tmp/load-stderr")
+            [[ -z $__shim_tail ]] || __shim_why+=$'\n'$__shim_tail
+          fi
+        else
+          __shim_opts=$(<"$__shim_tmp/file-options")
+          __shim_loaded=1
+        fi
+      fi
+    fi
+    if [[ -z $__shim_ready ]]; then
+      __shim_frame 'READY 2 kv' "bash $BASH_VERSION"
+      __shim_ready=1
+      continue
+    fi
+    if [[ -z $__shim_loaded ]]; then
+      __shim_frame "ERR $__shim_id 503" "$__shim_why"
+      continue
+    fi
+
+    rm -f "$__shim_tmp/reply" "$__shim_tmp/rbody" "$__shim_tmp/rheaders" "$__shim_tmp/rlocation" "$__shim_tmp/trace"
+    : >"$__shim_tmp/stderr"
+    # stderr is logged as it comes and also kept, for the message of a failed main.
+    tee -a "$__shim_tmp/stderr" <"$__shim_tmp/stderr.fifo" >&2 &
+    __shim_tee=$!
+    (
+      exec {__shim_in}<&- {__shim_out}>&- {__shim_sleep}<&- {__shim_logs}<&-
+      exec {__shim_logw}>"$__shim_tmp/logs.fifo"
+      __shim_main_pid=$BASHPID
+      trap 'printf "%s end 0\n" "$__shim_id" >&"$__shim_logw"' EXIT # main is done: the adapter stops reading logs
+      trap 'exit 1' USR1                                            # a throw in a subshell of main
+      LC_ALL=$__shim_lc_all
+      [[ -n $__shim_lc_all_set ]] || unset LC_ALL
+      eval "$__shim_opts" # set -e, pipefail, ... as the file left them
+      set -o errtrace
+      trap __shim_on_err ERR
+      main
+    ) 2>"$__shim_tmp/stderr.fifo" &
+    __shim_pid=$!
+    # Frame main's log records as they come, until it ends (its end record, or it is gone: killed, exec'd).
+    while :; do
+      if IFS=' ' read -r -t 0.25 -u "$__shim_logs" __shim_rid __shim_stream __shim_len; then
+        [[ $__shim_len =~ ^[0-9]+$ ]] || continue # not a record of ours (something else wrote here)
+        __shim_text=''
+        ((__shim_len == 0)) || IFS= read -r -N "$__shim_len" -u "$__shim_logs" __shim_text
+        if [[ $__shim_stream == end ]]; then
+          [[ $__shim_rid == "$__shim_id" ]] && break
+        elif [[ $__shim_rid == "$__shim_id" && ($__shim_stream == log || $__shim_stream == error) ]]; then
+          __shim_frame "LOG $__shim_id $__shim_stream" "$__shim_text"
+        else
+          printf '%s\n' "$__shim_text" >&2 # from an execution that has ended (a background job): native output
+        fi
+      elif ! kill -0 "$__shim_pid" 2>/dev/null; then
+        break
+      fi
+    done
+    wait "$__shim_pid"
+    __shim_status=$?
+    # Let tee log the last lines before the reply (bounded: a background job main left may hold the pipe open).
+    for ((__shim_i = 0; __shim_i < 100; __shim_i++)); do
+      kill -0 "$__shim_tee" 2>/dev/null || break
+      read -r -t 0.005 -u "$__shim_sleep" __shim_none || :
+    done
+
+    if [[ -e $__shim_tmp/thrown ]]; then
+      __shim_frame "ERR $__shim_id 500" "$(<"$__shim_tmp/thrown")"
+      rm -f "$__shim_tmp/thrown"
+    elif [[ -f $__shim_tmp/reply ]]; then # the last res_* is the reply, whatever main's status
+      __shim_reply2
+    elif ((__shim_status == 0)); then
+      __shim_frame "NONE $__shim_id" ''
+    else
+      __shim_msg="main in $__shim_full failed with status $__shim_status"
+      __shim_tail=$(tail -n 20 "$__shim_tmp/stderr")
+      ((${#__shim_tail} <= 4096)) || __shim_tail=${__shim_tail:${#__shim_tail}-4096}
+      [[ -z $__shim_tail ]] || __shim_msg+=$'\n'$__shim_tail
+      [[ ! -s $__shim_tmp/trace ]] || __shim_msg+=$'\n'$(<"$__shim_tmp/trace")
+      __shim_frame "ERR $__shim_id 500" "$__shim_msg"
+    fi
+  done
+fi
+
 # ---- the loop: the first round preloads the image's entry file, if any; sourcing must happen at the top level ------
 declare -A __shim_fns=() __shim_opts=() # entry file -> its functions / its shell options, as loading left them
 __shim_live='' __shim_ready='' __shim_id=''

@@ -10,8 +10,11 @@
 //! - [`http`] — plain HTTP functions (Knative, Cloud Run, Kubernetes, Fly, OpenFaaS): v5's request model and
 //!   `context` API without an executor's headers; logs as JSON lines on stdout.
 //! - [`model`] — the HTTP request model and reply rules those share.
+//! - [`lambda`] — the shim as the `bootstrap` of an AWS Lambda custom runtime: no server; it polls the Lambda
+//!   Runtime API for events and posts back replies and errors.
 
 pub mod http;
+pub mod lambda;
 pub mod model;
 pub mod v1;
 pub mod v2;
@@ -28,6 +31,8 @@ pub enum Contract {
     V2,
     V5,
     Http,
+    /// AWS Lambda's Runtime API (`SHIM_PROTOCOL=lambda`): the function sees v5's `context`.
+    Lambda,
 }
 
 impl Contract {
@@ -35,7 +40,9 @@ impl Contract {
     pub fn adapter_version(self) -> u32 {
         match self {
             Contract::V1 => crate::protocol::VERSION,
-            Contract::V2 | Contract::V5 | Contract::Http => crate::protocol::VERSION_2,
+            Contract::V2 | Contract::V5 | Contract::Http | Contract::Lambda => {
+                crate::protocol::VERSION_2
+            }
         }
     }
 
@@ -45,6 +52,7 @@ impl Contract {
             Contract::V2 => "v2",
             Contract::V5 => "v5",
             Contract::Http => "http",
+            Contract::Lambda => "lambda",
         }
     }
 }
@@ -64,7 +72,8 @@ impl FromStr for Contract {
             "v2" => Ok(Contract::V2),
             "v5" => Ok(Contract::V5),
             "http" => Ok(Contract::Http),
-            _ => Err("must be v1, v2, v5 or http".into()),
+            "lambda" => Ok(Contract::Lambda),
+            _ => Err("must be v1, v2, v5, http or lambda".into()),
         }
     }
 }

@@ -125,3 +125,51 @@ fn logs_are_pretty_text_by_default() {
         "{line}"
     );
 }
+
+#[test]
+fn probe_exits_0_on_a_ready_shim_and_1_with_one_line_otherwise() {
+    let shim = Shim::fixture("echo", &[]).ready();
+    let port = shim.addr.port().to_string();
+    let (code, out, _) = run(&["probe", "--port", &port], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.trim(),
+        format!("http://127.0.0.1:{port}/_/ready: 200 ready")
+    );
+    // SHIM_HOST=0.0.0.0 and SHIM_PORT, as the container has them: probed on loopback.
+    let (code, _, _) = run(
+        &["probe"],
+        &[("SHIM_HOST", "0.0.0.0"), ("SHIM_PORT", &port)],
+    );
+    assert_eq!(code, 0);
+    let (code, out, _) = run(&["probe", "--port", &port, "--path", "/_/health"], &[]);
+    assert_eq!(code, 0, "{out}");
+    drop(shim);
+
+    // Nothing listening.
+    let (code, out, _) = run(&["probe", "--port", &port], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("cannot connect"), "{out}");
+
+    // Up, but no adapter ready: the shim's 503 and its kind.
+    let not_ready = Shim::fixture("silent", &[("SHIM_STARTUP_TIMEOUT", "60")]);
+    let port = not_ready.addr.port().to_string();
+    let (code, out, _) = run(&["probe", "--port", &port], &[]);
+    assert_eq!(code, 1);
+    assert!(out.trim().ends_with("answered 503 (not-ready)"), "{out}");
+
+    // Accepts and never answers: the timeout bounds the whole exchange.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let (code, out, _) = run(&["probe", "--port", &port, "--timeout", "0.3"], &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("no answer within 0.3 s"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Usage errors are 1 too: Docker reserves 2.
+    let (code, out, _) = run(&["probe", "--port", "x"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--port"), "{out}");
+}

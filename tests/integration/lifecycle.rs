@@ -187,3 +187,46 @@ fn adapters_run_as_the_configured_user_with_limits() {
         65534
     );
 }
+
+#[test]
+fn sigterm_drains_for_the_delay_then_closes_the_listener_and_exits_0() {
+    let mut shim = Shim::python(&[("SHIM_DRAIN_DELAY", "1.5")]).ready();
+    let signalled = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    // During the delay: not ready, so a load balancer takes the replica out, but executions are served.
+    let r = wait_for(Duration::from_secs(2), "/_/ready to say draining", || {
+        let r = shim.get("/_/ready");
+        (r.status == 503).then_some(r)
+    });
+    r.error(503, "draining");
+    assert_eq!(shim.get("/_/health").status, 200);
+    let r = shim.post(&json!({"file": "seed.py", "payload": "during the drain"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["payload"], "during the drain");
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1400),
+        "the checks ran within the delay"
+    );
+    // After it: the listener is closed, the shim stops cleanly.
+    wait_for(Duration::from_secs(5), "the listener to close", || {
+        std::net::TcpStream::connect(shim.addr)
+            .is_err()
+            .then_some(())
+    });
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let status = shim.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+    shim.wait_log("the draining line", |e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("draining"))
+    });
+}

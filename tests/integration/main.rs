@@ -6,6 +6,7 @@ mod conformance;
 mod executor;
 mod faults;
 mod http;
+mod lambda;
 mod languages;
 mod lifecycle;
 mod native;

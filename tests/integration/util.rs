@@ -118,6 +118,22 @@ impl Shim {
     }
 
     pub fn launch(args: &[&str], env: &[(&str, &str)]) -> Shim {
+        let mut shim = Shim::spawn_logged(args, env);
+        shim.addr = wait_for(Duration::from_secs(10), "the listening log line", || {
+            if let Ok(Some(status)) = shim.child.try_wait() {
+                panic!("runtime-shim exited with {status}: {:#?}", shim.logs());
+            }
+            shim.log_events()
+                .iter()
+                .find(|e| e["message"] == "listening")
+                .and_then(|e| e["addr"].as_str()?.parse().ok())
+        });
+        shim
+    }
+
+    /// Starts the binary with its stdout and stderr collected, without waiting for it to listen (`addr` is
+    /// 0.0.0.0:0): for modes that serve no HTTP, such as the lambda bootstrap.
+    pub fn spawn_logged(args: &[&str], env: &[(&str, &str)]) -> Shim {
         let mut child = spawn_raw(args, env);
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
@@ -137,22 +153,12 @@ impl Shim {
                 s.push('\n');
             }
         });
-        let mut shim = Shim {
+        Shim {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
             logs,
             stdout,
-        };
-        shim.addr = wait_for(Duration::from_secs(10), "the listening log line", || {
-            if let Ok(Some(status)) = shim.child.try_wait() {
-                panic!("runtime-shim exited with {status}: {:#?}", shim.logs());
-            }
-            shim.log_events()
-                .iter()
-                .find(|e| e["message"] == "listening")
-                .and_then(|e| e["addr"].as_str()?.parse().ok())
-        });
-        shim
+        }
     }
 
     pub fn pid(&self) -> i32 {
