@@ -11,7 +11,7 @@
 #   2. run step: the run image with that tarball at /tmp/code.tar.gz and APPWRITE_INTERNAL_RUNTIME_KEY;
 #   3. the seed's request (path, file, env ENV1, payload, timeout, headers, x-internal-challenge): the reply has
 #      normal, env1 and payload; a wrong key gets 401 {"code":401,"message":"Unauthorized"};
-#   4. PID 1 is the shim, every process runs as uid 2001, an orphan (docker exec sh -c 'sleep 1 &') is reaped
+#   4. the image's HEALTHCHECK (runtime-shim probe) turns healthy; PID 1 is the shim, every process runs as uid 2001, an orphan (docker exec sh -c 'sleep 1 &') is reaped
 #      by PID 1, and `docker stop` ends the container with exit code 0 within a few seconds.
 # Then a table (runtime, image build s, function build s, image size, result) and "N passed, N failed".
 #
@@ -218,6 +218,16 @@ PY
   body=$(head -c 500 "$dir/reply")
   if [ "$status" = 401 ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r=={"code":401,"message":"Unauthorized"}, r' "$dir/reply" 2>/dev/null
   then pass "wrong key: 401 $body"; else check "wrong key: HTTP $status $body"; fi
+
+  # The image's HEALTHCHECK (`runtime-shim probe`) says healthy.
+  local health='' i
+  for i in $(seq 1 40); do
+    health=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$c" 2>/dev/null || true)
+    [ "$health" = healthy ] && break
+    sleep 0.5
+  done
+  if [ "$health" = healthy ]; then pass "HEALTHCHECK (runtime-shim probe): healthy"
+  else check "HEALTHCHECK status is '${health:-none}', not healthy"; fi
 
   # 4. process duties: PID 1, uid, reaping, stop
   local pid1 uids nproc
