@@ -19,8 +19,9 @@ Usage:
       override SHIM_HOST and SHIM_PORT. With SHIM_PROTOCOL=lambda: the bootstrap of an AWS Lambda custom
       runtime, polling AWS_LAMBDA_RUNTIME_API for events instead of serving HTTP.
 
-  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v2|v5|http]
-      Serve one function folder for local development, without Docker: the adapter is picked from the
+  runtime-shim dev <folder> [--file NAME] [--host IP] [--port N] [--protocol v1|v2|v5|http] [--watch]
+      Serve one function folder for local development, without Docker; with --watch, an edit of a file in
+      the folder replaces the adapters (debounced), so the next request runs the new code: the adapter is picked from the
       entry file (index.py, main.py, index.js, …), the address is 127.0.0.1:3000 unless SHIM_HOST/SHIM_PORT
       say otherwise. v1 (the default, or SHIM_PROTOCOL): the key is APPWRITE_INTERNAL_RUNTIME_KEY or a random
       one. v5: development mode (log id `dev`), no secret unless OPEN_RUNTIMES_SECRET is set, log files in
@@ -106,6 +107,7 @@ pub enum Command {
         file: Option<String>,
         listen: Listen,
         protocol: Option<Contract>,
+        watch: bool,
     },
     Conformance(crate::conformance::Options),
     /// `conformance --all [--require-all] [--protocol v5]`.
@@ -168,6 +170,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
     let mut all = false;
     let mut require_all = false;
     let mut protocol: Option<Contract> = None;
+    let mut watch = false;
     let mut probe = crate::probe::Options::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -237,6 +240,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                 json = true
             }
             Long("all") if command.as_deref() == Some("conformance") => all = true,
+            Long("watch") if command.as_deref() == Some("dev") => watch = true,
             Long("protocol") if matches!(command.as_deref(), Some("conformance" | "dev")) => {
                 let v = parser.value().map_err(|e| e.to_string())?;
                 protocol = Some(
@@ -299,6 +303,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             file,
             listen,
             protocol,
+            watch,
         }),
     }
 }
@@ -330,6 +335,7 @@ mod tests {
                 file: Some("main.py".into()),
                 listen: Listen::default(),
                 protocol: None,
+                watch: false,
             })
         );
         assert!(p(&["dev"]).unwrap_err().contains("needs a folder"));

@@ -99,6 +99,8 @@ pub struct Config {
     pub key: Key,
     /// Settings of the v5 contract (defaults under v1, where nothing reads them).
     pub v5: V5Settings,
+    /// `dev --watch`: the folder whose changes replace the adapters.
+    pub watch: Option<PathBuf>,
     /// The lambda contract's Runtime API (`AWS_LAMBDA_RUNTIME_API`); `None` under the other contracts.
     pub runtime_api: Option<crate::contract::lambda::RuntimeApi>,
     pub host: IpAddr,
@@ -182,6 +184,7 @@ pub struct Overrides {
     pub contract: Option<Contract>,
     pub logs_dir: Option<PathBuf>,
     pub development: bool,
+    pub watch: Option<PathBuf>,
 }
 
 impl Config {
@@ -435,6 +438,7 @@ impl Config {
             contract,
             key,
             v5,
+            watch: overrides.watch,
             runtime_api,
             host,
             port,

@@ -101,7 +101,68 @@ pub fn overrides(
         contract: Some(contract),
         development: contract == Contract::V5,
         logs_dir,
+        watch: None,
     })
+}
+
+/// `dev --watch`: looks at the folder's files every [`WATCH_EVERY`]; once a change has settled (no further
+/// change for one more look), every adapter is replaced as soon as it is idle, so the next request runs the new
+/// code. Folders that hold dependencies or caches (`node_modules`, `.git`, `__pycache__`, …) are not followed.
+pub async fn watch(folder: std::path::PathBuf, state: std::sync::Arc<crate::handler::AppState>) {
+    let scan = |folder: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || fingerprint(&folder))
+            .await
+            .unwrap_or_default()
+    };
+    let mut seen = scan(folder.clone()).await;
+    let mut changed = false;
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let now = scan(folder.clone()).await;
+        if now != seen {
+            seen = now;
+            changed = true; // wait for one quiet look: an editor writes a file in several steps
+        } else if changed {
+            changed = false;
+            tracing::info!(folder = %folder.display(), "the function's files changed: reloading the adapters");
+            state.pool.reload();
+        }
+    }
+}
+
+/// How often `--watch` looks at the files.
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Every file under `folder` (not following links) with its size and modification time.
+fn fingerprint(folder: &Path) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
+    const SKIPPED: &[&str] = &[
+        "node_modules",
+        ".git",
+        "__pycache__",
+        ".venv",
+        "target",
+        "vendor",
+    ];
+    let mut out = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let path = entry.path();
+            if meta.is_dir() {
+                if !SKIPPED.iter().any(|s| entry.file_name() == *s) {
+                    pending.push(path);
+                }
+            } else {
+                out.push((path, meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The line printed for the developer to paste.

@@ -63,6 +63,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let state = start(config)?;
+    if let Some(folder) = state.config.watch.clone() {
+        tokio::spawn(dev::watch(folder, state.clone()));
+    }
     server::serve(listener, state, shutdown).await
 }
 

@@ -78,10 +78,15 @@ fn main() -> ExitCode {
             file,
             listen,
             protocol,
+            watch,
         } => match dev::overrides(&folder, file, protocol, &ProcessEnv) {
-            Ok(o) => (
+            Ok(mut o) => (
                 KeyPolicy::GenerateIfMissing,
-                with_listen(o, &listen),
+                {
+                    // The folder as dev resolved it (absolute), whose files the watch follows.
+                    o.watch = watch.then(|| o.code_path.clone().unwrap_or_default().into());
+                    with_listen(o, &listen)
+                },
                 Some(folder),
             ),
             Err(e) => {

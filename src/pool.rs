@@ -97,6 +97,8 @@ struct Shared {
     admitted: AtomicUsize,
     /// How the first adapter start of any slot went (for [`Pool::first_start`]).
     first_start: watch::Sender<FirstStart>,
+    /// Bumped by [`Pool::reload`]: every adapter started before it is replaced once it is idle.
+    generation: watch::Sender<u64>,
 }
 
 /// The outcome of the pool's first adapter start.
@@ -154,6 +156,7 @@ impl Pool {
             ready: AtomicUsize::new(0),
             admitted: AtomicUsize::new(0),
             first_start: watch::Sender::new(FirstStart::Pending),
+            generation: watch::Sender::new(0),
         });
         let (jobs, queue) = async_channel::unbounded();
         let (stop, stopped) = watch::channel(false);
@@ -182,6 +185,12 @@ impl Pool {
 
     pub fn workers(&self) -> usize {
         self.shared.config.workers
+    }
+
+    /// Replaces every adapter with a fresh one, each as soon as it has no request (never during one): the
+    /// function's files changed (`dev --watch`).
+    pub fn reload(&self) {
+        self.shared.generation.send_modify(|g| *g += 1);
     }
 
     /// Waits for the first adapter start of the pool to finish (each start is bounded by the startup timeout):
@@ -283,12 +292,16 @@ async fn run_slot(
         }
         let start_error = match start(config).await {
             Ok(mut worker) => {
+                // The adapter loaded the function as it is now: only a later change replaces it.
+                let mut reload = shared.generation.subscribe();
+                reload.borrow_and_update();
                 shared.ready.fetch_add(1, Ordering::AcqRel);
                 shared.started(FirstStart::Ready);
                 let verdict = serve(
                     &mut worker,
                     &jobs,
                     &mut stop,
+                    &mut reload,
                     &mut failures,
                     config.max_reply,
                 )
@@ -444,6 +457,7 @@ async fn serve(
     worker: &mut Worker,
     jobs: &async_channel::Receiver<Job>,
     stop: &mut watch::Receiver<bool>,
+    reload: &mut watch::Receiver<u64>,
     failures: &mut u32,
     max_log: usize,
 ) -> Verdict {
@@ -451,6 +465,7 @@ async fn serve(
         let job = tokio::select! {
             biased;
             _ = stopped(stop) => return Verdict::Stop,
+            Ok(()) = reload.changed() => return Verdict::Recycle("the function's files changed"),
             how = worker.exit.wait() => {
                 return Verdict::Broken(match how {
                     Some(how) => format!("it {how} while idle"),

@@ -173,3 +173,52 @@ fn probe_exits_0_on_a_ready_shim_and_1_with_one_line_otherwise() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("--port"), "{out}");
 }
+
+#[test]
+fn dev_watch_serves_an_edit_on_a_later_request() {
+    use runtime_shim::conformance::client;
+    let folder = temp_path("dev-watch");
+    std::fs::create_dir_all(&folder).unwrap();
+    let write = |text: &str| {
+        std::fs::write(
+            folder.join("main.py"),
+            format!("def main(context):\n    return context.res.text({text:?})\n"),
+        )
+        .unwrap()
+    };
+    write("before");
+    let folder_s = folder.to_string_lossy().into_owned();
+    let shim = Shim::launch(
+        &[
+            "dev",
+            &folder_s,
+            "--protocol",
+            "v5",
+            "--watch",
+            "--port",
+            "0",
+        ],
+        &[("SHIM_LOG_FORMAT", "json"), ("SHIM_WORKERS", "2")],
+    )
+    .ready();
+    let get = || {
+        client::request(shim.addr, "GET", "/", &[], b"", Duration::from_secs(10))
+            .unwrap()
+            .text()
+    };
+    assert_eq!(get(), "before");
+    write("after");
+    wait_for(Duration::from_secs(15), "the edit to be served", || {
+        (get() == "after").then_some(())
+    });
+    // Every adapter was replaced, not just one: a second request agrees.
+    wait_for(
+        Duration::from_secs(5),
+        "both workers to serve the edit",
+        || (get() == "after" && get() == "after").then_some(()),
+    );
+    shim.wait_log("the reload line", |e| {
+        e["message"] == "the function's files changed: reloading the adapters"
+    });
+    let _ = std::fs::remove_dir_all(&folder);
+}
