@@ -21,7 +21,6 @@
 //! - [`dev`] — `runtime-shim dev <folder>`.
 //! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
-//! - [`fuzzing`] — property checks over arbitrary bytes for the fuzz targets (`fuzz/`) and their seeds.
 
 pub mod adapters;
 pub mod auth;
@@ -32,7 +31,6 @@ pub mod conformance;
 pub mod contract;
 pub mod dev;
 pub mod error;
-pub mod fuzzing;
 pub mod handler;
 pub mod native;
 pub mod pool;
