@@ -55,6 +55,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     process::start_reaper()?;
+    // A jail per worker slot: a uid of its own (SHIM_UID_BASE), a cgroup of its own (SHIM_CGROUP).
+    let (uids, cgroups, workers) = (config.worker_uids, config.cgroups, config.workers);
+    let jails = tokio::task::spawn_blocking(move || {
+        (0..workers)
+            .map(|i| process::Jail::new(i, uids, cgroups).map(Arc::new))
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+    .map_err(|e| std::io::Error::new(e.kind(), format!("SHIM_UID_BASE: {e}")))?;
     let spec = process::Spec {
         program: config.launch.program.clone(),
         args: config.launch.args.clone(),
@@ -77,7 +87,11 @@ pub async fn run(
         max_reply: config.max_reply,
         contract: config.contract.as_str(),
         version: config.contract.adapter_version(),
+        jails,
     });
     let state = Arc::new(AppState::new(config, pool));
-    server::serve(listener, state, shutdown).await
+    let served = server::serve(listener, state, shutdown).await;
+    // Every adapter is gone: whatever escaped them all goes too.
+    let _ = tokio::task::spawn_blocking(process::sweep_orphans).await;
+    served
 }

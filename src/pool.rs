@@ -89,6 +89,8 @@ pub struct PoolConfig {
     pub contract: &'static str,
     /// The protocol version adapters must announce (1 for the v1 contract, 2 for the HTTP request model).
     pub version: u32,
+    /// Where each slot's processes are held (one per worker; a slot without one has the session and sweep).
+    pub jails: Vec<Arc<process::Jail>>,
 }
 
 struct Shared {
@@ -237,12 +239,18 @@ async fn run_slot(
     mut stop: watch::Receiver<bool>,
 ) {
     let config = &shared.config;
+    let jail = config
+        .jails
+        .get(index)
+        .cloned()
+        .unwrap_or_else(process::Jail::none);
+    let jail = &jail;
     let mut failures: u32 = 0;
     loop {
         if *stop.borrow() {
             return;
         }
-        let start_error = match start(config).await {
+        let start_error = match start(config, jail).await {
             Ok(mut worker) => {
                 shared.ready.fetch_add(1, Ordering::AcqRel);
                 let verdict = serve(
@@ -261,8 +269,13 @@ async fn run_slot(
                         if worker.exit.wait_for(config.kill_grace).await.is_none() {
                             debug!(worker = index, pid = worker.pid, "adapter ignored EOF");
                         }
-                        process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace)
-                            .await;
+                        process::terminate_group(
+                            worker.pid,
+                            &mut worker.exit,
+                            config.kill_grace,
+                            jail,
+                        )
+                        .await;
                         info!(worker = index, pid = worker.pid, "adapter stopped");
                         return;
                     }
@@ -284,7 +297,8 @@ async fn run_slot(
                         None
                     }
                 };
-                process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace).await;
+                process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace, jail)
+                    .await;
                 how
             }
             Err(why) => {
@@ -332,8 +346,8 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Starts an adapter and waits for its `READY`.
-async fn start(config: &PoolConfig) -> Result<Worker, String> {
-    let child = process::spawn(&config.spec)
+async fn start(config: &PoolConfig, jail: &Arc<process::Jail>) -> Result<Worker, String> {
+    let child = process::spawn(&config.spec, jail)
         .map_err(|e| format!("cannot run {}: {e}", config.spec.program.to_string_lossy()))?;
     let current = Arc::new(Mutex::new(Current {
         id: Arc::from("-"),
@@ -392,7 +406,7 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
             })
         }
         Err(why) => {
-            process::terminate_group(child.pid, &mut exit, Duration::from_millis(100)).await;
+            process::terminate_group(child.pid, &mut exit, Duration::from_millis(100), jail).await;
             Err(why)
         }
     }
