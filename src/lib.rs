@@ -6,7 +6,7 @@
 //! - [`config`] — configuration read once from an [`config::Env`] into typed values; bad values name their
 //!   variable.
 //! - [`adapters`] — which program is an adapter: bundled ones by name, anything else by path.
-//! - [`server`] — the accept loop and graceful shutdown, on a listener the caller bound.
+//! - [`server`] — the accept loop, the connection cap and graceful shutdown, on a listener the caller bound.
 //! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode;
 //!   the steps every contract shares.
 //! - [`contract`] — the executor contracts (`v1`, `v5`): each one's decode and encode, feeding one pool.
@@ -14,7 +14,8 @@
 //! - [`error`] — the one error enum, and the one place it becomes an HTTP response.
 //! - [`protocol`] — framing of the adapter protocol (`docs/adapter-protocol.md`).
 //! - [`pool`] — the supervised adapter processes, the queue, deadlines and respawn.
-//! - [`process`] — the only code that spawns, signals and reaps processes.
+//! - [`process`] — the only code that spawns, signals and reaps processes, and contains what adapters start
+//!   (sessions, a uid or cgroup per worker, the freeze-and-kill sweep).
 //! - [`shutdown`] — SIGTERM / SIGINT.
 //! - [`telemetry`] — logging.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
