@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the shim's untrusted inputs: the executor's HTTP requests
 # (executor_request), their JSON body alone (decode), and an adapter's stdout/stderr (adapter_stream). The
-# properties checked live in src/fuzzing.rs; fuzz/README.md describes the targets, fuzz/dicts/ holds their
+# properties checked live in fuzz/fuzzing.rs; fuzz/README.md describes the targets, fuzz/dicts/ holds their
 # libFuzzer dictionaries.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]

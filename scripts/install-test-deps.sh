@@ -26,6 +26,21 @@ if ((${#need[@]})); then
   fi
 fi
 
+# haproxy and docker-registry (Debian packages) for the scale-out run on Docker Swarm (tests/swarm/run.sh),
+# which starts its own processes of their binaries with its own configs (never the packages' services).
+swarm_need=()
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || swarm_need+=(haproxy)
+[ -x /usr/bin/docker-registry ] || swarm_need+=(docker-registry)
+if ((${#swarm_need[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${swarm_need[*]} (tests/swarm/run.sh)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${swarm_need[@]}"
+  else
+    echo "missing: ${swarm_need[*]}: tests/swarm/run.sh is skipped (outside CI)"
+  fi
+fi
+
 CARGO_LAMBDA_VERSION=1.9.2
 PREFIX=${SHIM_INTERPRETERS_PREFIX:-/opt/runtime-shim-interpreters}
 if command -v cargo-lambda >/dev/null 2>&1; then

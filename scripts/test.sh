@@ -77,6 +77,12 @@ if docker info >/dev/null 2>&1; then
   SKIP_MAKE=1 tests/images/run.sh
   echo "== runtime images: the v5 layout, python and node, as the open-runtimes executor uses it (tests/images/v5.sh)"
   SKIP_MAKE=1 tests/images/v5.sh
+  echo "== runtime images: scale-out on Docker Swarm behind HAProxy, under load (tests/swarm/run.sh)"
+  if [[ ${CI:-} == true ]] || { [ -x /usr/bin/docker-registry ] && [ -x /usr/sbin/haproxy ]; }; then
+    SKIP_MAKE=1 tests/swarm/run.sh
+  else
+    echo "SKIP swarm: haproxy or docker-registry is not installed (scripts/install-test-deps.sh installs them as root)"
+  fi
 elif [[ ${CI:-} == true ]]; then
   echo "the Docker daemon is not reachable; CI needs it for the image tests" >&2
   exit 1

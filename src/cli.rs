@@ -79,6 +79,9 @@ Environment (serve and dev):
   SHIM_SHUTDOWN_GRACE            seconds in-flight requests get on shutdown [8]
   SHIM_DRAIN_DELAY               seconds to keep serving after SIGTERM, /_/ready at 503 [0]
   SHIM_USER                      user adapters run as (name, uid, uid:gid, root) [appwrite when root]
+  SHIM_UID_BASE                  root: a uid of its own per worker, from this base [off]
+  SHIM_CGROUP                    auto (a cgroup v2 per worker when writable) or off [auto]
+  SHIM_MAX_CONNECTIONS           open connections at most [16384, fitted to the file limit]
   SHIM_LIMIT_MEMORY, SHIM_LIMIT_FILES, SHIM_LIMIT_PROCESSES, SHIM_LIMIT_CPU
                                  adapter rlimits: address space bytes, open files, processes, CPU s
   SHIM_CODE_PATH                 default code folder                 [/usr/code]

@@ -128,6 +128,12 @@ pub struct Config {
     pub user: Option<Credentials>,
     /// Resource limits of every adapter process.
     pub limits: Vec<(Resource, u64)>,
+    /// `SHIM_UID_BASE`: each worker slot's adapters run as a uid of their own from this base, with this gid.
+    pub worker_uids: Option<(u32, u32)>,
+    /// `SHIM_CGROUP`: a cgroup v2 per worker slot when the shim's own is writable (`auto`), or never (`off`).
+    pub cgroups: bool,
+    /// `SHIM_MAX_CONNECTIONS`: open connections at most; `None`: fitted to the open-file limit at start.
+    pub max_connections: Option<usize>,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -404,6 +410,15 @@ impl Config {
         let read_timeout = parse_or(env, "SHIM_READ_TIMEOUT", Duration::from_secs(30), seconds)?;
 
         let user = parse_user(env)?;
+        let worker_uids = parse_worker_uids(env)?;
+        let cgroups = parse_or(env, "SHIM_CGROUP", true, |v| match v {
+            "auto" | "" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("must be `auto` or `off`".into()),
+        })?;
+        let max_connections = parse_or(env, "SHIM_MAX_CONNECTIONS", None, |v| {
+            positive_int(v, 1_000_000).map(Some)
+        })?;
         let mut limits = Vec::new();
         for (name, resource) in [
             ("SHIM_LIMIT_MEMORY", Resource::RLIMIT_AS),
@@ -458,6 +473,9 @@ impl Config {
             read_timeout,
             user,
             limits,
+            worker_uids,
+            cgroups,
+            max_connections,
             log,
             log_format,
         })
@@ -587,6 +605,41 @@ fn parse_user(env: &dyn Env) -> Result<Option<Credentials>, ConfigError> {
         ));
     }
     Ok(Some(creds))
+}
+
+/// `SHIM_UID_BASE`: a number turns on a uid of its own per worker slot, the first free one from it (not in
+/// /etc/passwd, no process running as it, not held by another shim), in the group of the default user
+/// (`appwrite`) or `nogroup` (65534). Needs root, and excludes `SHIM_USER` (a shared user).
+fn parse_worker_uids(env: &dyn Env) -> Result<Option<(u32, u32)>, ConfigError> {
+    const NAME: &str = "SHIM_UID_BASE";
+    let Some(base) = parse_or(env, NAME, None, |v| {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (1000..=4_000_000_000).contains(n))
+            .map(Some)
+            .ok_or_else(|| "must be a uid from 1000 to 4000000000".to_string())
+    })?
+    else {
+        return Ok(None);
+    };
+    if env.var("SHIM_USER")?.is_some_and(|v| !v.is_empty()) {
+        return Err(ConfigError::new(
+            NAME,
+            "and SHIM_USER are both set; a uid per worker replaces the shared SHIM_USER, set one of them",
+        ));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(ConfigError::new(
+            NAME,
+            "is set, but only root can start adapters under a uid of their own",
+        ));
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let gid = lookup_user(&passwd, DEFAULT_USER).map_or(65534, |c| c.gid);
+    Ok(Some((base, gid)))
 }
 
 /// Finds a user in passwd text by name or uid; `uid:gid` needs no entry.
@@ -781,6 +834,9 @@ mod tests {
             ("SHIM_KILL_GRACE", "-1"),
             ("SHIM_DRAIN_DELAY", "soon"),
             ("SHIM_DRAIN_DELAY", "-2"),
+            ("SHIM_CGROUP", "maybe"),
+            ("SHIM_MAX_CONNECTIONS", "0"),
+            ("SHIM_UID_BASE", "12"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{value}");
@@ -857,6 +913,9 @@ mod tests {
         let err = load(&[("SHIM_USER", "no-such-user-here")]).unwrap_err();
         assert_eq!(err.variable, "SHIM_USER");
         assert_eq!(load(&[("SHIM_USER", "root")]).unwrap().user, None);
+        let err = load(&[("SHIM_UID_BASE", "200000"), ("SHIM_USER", "root")]).unwrap_err();
+        assert_eq!(err.variable, "SHIM_UID_BASE");
+        assert!(err.problem.contains("SHIM_USER"), "{err}");
     }
 
     #[test]

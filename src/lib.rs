@@ -6,7 +6,7 @@
 //! - [`config`] — configuration read once from an [`config::Env`] into typed values; bad values name their
 //!   variable.
 //! - [`adapters`] — which program is an adapter: bundled ones by name, anything else by path.
-//! - [`server`] — the accept loop and graceful shutdown, on a listener the caller bound.
+//! - [`server`] — the accept loop, the connection cap and graceful shutdown, on a listener the caller bound.
 //! - [`handler`] — the request pipeline: health → auth → method → body → decode → deadline → invoke → encode;
 //!   the steps every contract shares.
 //! - [`contract`] — the executor contracts (`v1`, `v5`, `lambda`): each one's decode and encode, feeding one
@@ -15,7 +15,8 @@
 //! - [`error`] — the one error enum, and the one place it becomes an HTTP response.
 //! - [`protocol`] — framing of the adapter protocol (`docs/adapter-protocol.md`).
 //! - [`pool`] — the supervised adapter processes, the queue, deadlines and respawn.
-//! - [`process`] — the only code that spawns, signals and reaps processes.
+//! - [`process`] — the only code that spawns, signals and reaps processes, and contains what adapters start
+//!   (sessions, a uid or cgroup per worker, the freeze-and-kill sweep).
 //! - [`shutdown`] — SIGTERM / SIGINT.
 //! - [`telemetry`] — logging.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
@@ -25,7 +26,6 @@
 //! - [`archive`] — `runtime-shim code extract|archive`: the function folder as a tar archive, for the v5
 //!   images' build and start steps.
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
-//! - [`fuzzing`] — property checks over arbitrary bytes for the fuzz targets (`fuzz/`) and their seeds.
 
 pub mod adapters;
 pub mod archive;
@@ -37,7 +37,6 @@ pub mod conformance;
 pub mod contract;
 pub mod dev;
 pub mod error;
-pub mod fuzzing;
 pub mod handler;
 pub mod native;
 pub mod pool;
@@ -62,26 +61,41 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let state = start(config)?;
+    let state = start(config).await?;
     if let Some(folder) = state.config.watch.clone() {
         tokio::spawn(dev::watch(folder, state.clone()));
     }
-    server::serve(listener, state, shutdown).await
+    let served = server::serve(listener, state, shutdown).await;
+    // Every adapter is gone: whatever escaped them all goes too.
+    let _ = tokio::task::spawn_blocking(process::sweep_orphans).await;
+    served
 }
 
 /// The lambda contract: the same reaper, pool and execution path, fed by the Runtime API's poll loop instead
 /// of a listener. `Err` (exit 1) when the adapter could not start (after reporting an init error) or the
 /// Runtime API broke.
 pub async fn run_lambda(config: Config, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let state = start(config)?;
-    contract::lambda::run(state, shutdown)
+    let state = start(config).await?;
+    let served = contract::lambda::run(state, shutdown)
         .await
-        .map_err(std::io::Error::other)
+        .map_err(std::io::Error::other);
+    let _ = tokio::task::spawn_blocking(process::sweep_orphans).await;
+    served
 }
 
-/// The reaper, then the pool as the configuration says: what every contract runs on.
-fn start(config: Config) -> std::io::Result<Arc<AppState>> {
+/// The reaper, a jail per worker slot, then the pool as the configuration says: what every contract runs on.
+async fn start(config: Config) -> std::io::Result<Arc<AppState>> {
     process::start_reaper()?;
+    // A jail per worker slot: a uid of its own (SHIM_UID_BASE), a cgroup of its own (SHIM_CGROUP).
+    let (uids, cgroups, workers) = (config.worker_uids, config.cgroups, config.workers);
+    let jails = tokio::task::spawn_blocking(move || {
+        (0..workers)
+            .map(|i| process::Jail::new(i, uids, cgroups).map(Arc::new))
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+    .map_err(|e| std::io::Error::new(e.kind(), format!("SHIM_UID_BASE: {e}")))?;
     let spec = process::Spec {
         program: config.launch.program.clone(),
         args: config.launch.args.clone(),
@@ -104,6 +118,7 @@ fn start(config: Config) -> std::io::Result<Arc<AppState>> {
         max_reply: config.max_reply,
         contract: config.contract.as_str(),
         version: config.contract.adapter_version(),
+        jails,
     });
     Ok(Arc::new(AppState::new(config, pool)))
 }

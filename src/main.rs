@@ -95,6 +95,8 @@ fn main() -> ExitCode {
             }
         },
     };
+    // Serving only (a native worker is an adapter, and keeps what the shim gives it).
+    runtime_shim::process::prepare_self();
     let config = match Config::from_env(&ProcessEnv, policy, overrides) {
         Ok(c) => c,
         Err(e) => {

@@ -89,6 +89,8 @@ pub struct PoolConfig {
     pub contract: &'static str,
     /// The protocol version adapters must announce (1 for the v1 contract, 2 for the HTTP request model).
     pub version: u32,
+    /// Where each slot's processes are held (one per worker; a slot without one has the session and sweep).
+    pub jails: Vec<Arc<process::Jail>>,
 }
 
 struct Shared {
@@ -285,12 +287,18 @@ async fn run_slot(
     mut stop: watch::Receiver<bool>,
 ) {
     let config = &shared.config;
+    let jail = config
+        .jails
+        .get(index)
+        .cloned()
+        .unwrap_or_else(process::Jail::none);
+    let jail = &jail;
     let mut failures: u32 = 0;
     loop {
         if *stop.borrow() {
             return;
         }
-        let start_error = match start(config).await {
+        let start_error = match start(config, jail).await {
             Ok(mut worker) => {
                 // The adapter loaded the function as it is now: only a later change replaces it.
                 let mut reload = shared.generation.subscribe();
@@ -314,8 +322,13 @@ async fn run_slot(
                         if worker.exit.wait_for(config.kill_grace).await.is_none() {
                             debug!(worker = index, pid = worker.pid, "adapter ignored EOF");
                         }
-                        process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace)
-                            .await;
+                        process::terminate_group(
+                            worker.pid,
+                            &mut worker.exit,
+                            config.kill_grace,
+                            jail,
+                        )
+                        .await;
                         info!(worker = index, pid = worker.pid, "adapter stopped");
                         return;
                     }
@@ -337,7 +350,8 @@ async fn run_slot(
                         None
                     }
                 };
-                process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace).await;
+                process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace, jail)
+                    .await;
                 how
             }
             Err(why) => {
@@ -386,8 +400,8 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Starts an adapter and waits for its `READY`.
-async fn start(config: &PoolConfig) -> Result<Worker, String> {
-    let child = process::spawn(&config.spec)
+async fn start(config: &PoolConfig, jail: &Arc<process::Jail>) -> Result<Worker, String> {
+    let child = process::spawn(&config.spec, jail)
         .map_err(|e| format!("cannot run {}: {e}", config.spec.program.to_string_lossy()))?;
     let current = Arc::new(Mutex::new(Current {
         id: Arc::from("-"),
@@ -446,7 +460,7 @@ async fn start(config: &PoolConfig) -> Result<Worker, String> {
             })
         }
         Err(why) => {
-            process::terminate_group(child.pid, &mut exit, Duration::from_millis(100)).await;
+            process::terminate_group(child.pid, &mut exit, Duration::from_millis(100), jail).await;
             Err(why)
         }
     }
@@ -564,7 +578,8 @@ async fn run(
         // line is lost or given to the next execution.
         let (ack, acked) = oneshot::channel();
         if worker.flush.send(ack).await.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_millis(500), acked).await;
+            // Bounded, so a stalled reader never holds the reply; generous, so a loaded machine loses no line.
+            let _ = tokio::time::timeout(Duration::from_secs(3), acked).await;
         }
     }
     let native = {

@@ -2,17 +2,40 @@
 //! (go on serving for `SHIM_DRAIN_DELAY` with `/_/ready` at 503, so a load balancer takes the replica out before
 //! connections are refused), stop accepting, let in-flight requests finish within the grace period, and stop
 //! the workers.
+//!
+//! Connections are capped (`SHIM_MAX_CONNECTIONS`, by default fitted to the open-file limit), so the shim
+//! never runs out of descriptors for its adapters or a new connection. At the cap, the connection that has
+//! been idle longest (between requests, or never sent one) is closed to make room, the way a busy nginx
+//! reuses its idle keep-alive connections; when none is idle the new connection waits for one to end (each
+//! idle or slow connection ends within `SHIM_READ_TIMEOUT`).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::handler::{self, AppState};
+
+/// Descriptors kept free of connections, for adapters' pipes, log files and the like: this many, plus
+/// [`RESERVE_PER_WORKER`] per worker.
+pub const RESERVED_FILES: u64 = 64;
+pub const RESERVE_PER_WORKER: u64 = 8;
+/// The most connections by default, whatever the open-file limit.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 16_384;
+
+/// `SHIM_MAX_CONNECTIONS` when unset: [`DEFAULT_MAX_CONNECTIONS`], or fewer to leave [`RESERVED_FILES`] plus
+/// [`RESERVE_PER_WORKER`] per worker of the open-file limit; at least 16.
+pub fn default_max_connections(file_limit: u64, workers: usize) -> usize {
+    let reserve = RESERVED_FILES + RESERVE_PER_WORKER * workers as u64;
+    file_limit
+        .saturating_sub(reserve)
+        .clamp(16, DEFAULT_MAX_CONNECTIONS) as usize
+}
 
 pub async fn serve(
     listener: TcpListener,
@@ -23,59 +46,95 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(state.config.read_timeout)
         .keep_alive(true);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    // Set when the signal came: the end of the drain delay.
-    let mut drain_end: Option<tokio::time::Instant> = None;
+    let max = state.config.max_connections.unwrap_or_else(|| {
+        default_max_connections(crate::process::file_limit(), state.config.workers)
+    });
+    tracing::debug!(max_connections = max, "connection cap");
+    let permits = Arc::new(Semaphore::new(max));
+    let idle = Arc::new(Idle::default());
+    let (stop, stopped) = watch::channel(false);
+    // The signal, then the drain delay, during which connections are still accepted and served.
+    let stopping = async {
+        shutdown.await;
+        let delay = state.config.drain_delay;
+        if !delay.is_zero() {
+            state.start_draining();
+            tracing::info!(
+                "draining: /_/ready answers 503 for {} s while executions are still served",
+                crate::error::format_seconds(delay)
+            );
+            tokio::time::sleep(delay).await;
+        }
+    };
+    tokio::pin!(stopping);
     loop {
-        let drained = async {
-            match drain_end {
-                Some(end) => tokio::time::sleep_until(end).await,
-                None => std::future::pending().await,
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like (the cap should prevent it): pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopping => break,
+        };
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if !idle.evict_oldest() {
+                    tracing::debug!(
+                        "at the connection cap with none idle: the new connection waits"
+                    );
+                }
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                    _ = &mut stopping => break,
+                }
             }
         };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of descriptors and the like: pause instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
+        let _ = stream.set_nodelay(true);
+        let conn = idle.register();
+        let service = {
+            let (state, idle, conn) = (state.clone(), idle.clone(), conn.clone());
+            service_fn(move |req| {
                 let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handler::handle(state, req).await) }
-                });
-                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            _ = &mut shutdown, if drain_end.is_none() => {
-                let delay = state.config.drain_delay;
-                if delay.is_zero() {
-                    break;
+                let busy = idle.busy(&conn);
+                async move {
+                    let response = handler::handle(state, req).await;
+                    drop(busy);
+                    Ok::<_, std::convert::Infallible>(response)
                 }
-                state.start_draining();
-                tracing::info!(
-                    "draining: /_/ready answers 503 for {} s while executions are still served",
-                    crate::error::format_seconds(delay)
-                );
-                drain_end = Some(tokio::time::Instant::now() + delay);
+            })
+        };
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let (idle, mut stopped) = (idle.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = conn.evict.notified() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+                _ = async { stopped.wait_for(|s| *s).await.is_ok() } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+            };
+            idle.forget(&conn);
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "connection ended with an error");
             }
-            _ = drained => break,
-        }
+        });
     }
     drop(listener);
+    let _ = stop.send(true);
     let grace = state.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
+    // Every connection holds a permit until it ends.
+    if tokio::time::timeout(grace, permits.acquire_many(max as u32))
         .await
         .is_err()
     {
@@ -87,4 +146,134 @@ pub async fn serve(
     state.pool.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One connection, as the cap sees it.
+struct Conn {
+    id: u64,
+    /// Asks the connection to close once its current exchange (if any) is done.
+    evict: Notify,
+}
+
+/// The open connections, and which are idle, oldest first.
+#[derive(Default)]
+struct Idle {
+    inner: Mutex<IdleInner>,
+}
+
+#[derive(Default)]
+struct IdleInner {
+    next: u64,
+    /// Idle since (a sequence number) → connection.
+    queue: BTreeMap<u64, Arc<Conn>>,
+    /// Connection → (requests in flight, its place in `queue` while idle).
+    conns: HashMap<u64, (usize, Option<u64>)>,
+}
+
+impl IdleInner {
+    fn enqueue(&mut self, conn: &Arc<Conn>) {
+        self.next += 1;
+        let seq = self.next;
+        self.queue.insert(seq, conn.clone());
+        self.conns.entry(conn.id).or_insert((0, None)).1 = Some(seq);
+    }
+}
+
+/// Marks a connection busy while a request of it runs.
+struct Busy {
+    idle: Arc<Idle>,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut inner = self.idle.lock();
+        let Some(entry) = inner.conns.get_mut(&self.conn.id) else {
+            return;
+        };
+        entry.0 = entry.0.saturating_sub(1);
+        if entry.0 == 0 {
+            inner.enqueue(&self.conn);
+        }
+    }
+}
+
+impl Idle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdleInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new connection: idle until its first request.
+    fn register(&self) -> Arc<Conn> {
+        let mut inner = self.lock();
+        let conn = Arc::new(Conn {
+            id: inner.next + 1,
+            evict: Notify::new(),
+        });
+        inner.next += 1;
+        inner.conns.insert(conn.id, (0, None));
+        inner.enqueue(&conn);
+        conn
+    }
+
+    fn busy(self: &Arc<Self>, conn: &Arc<Conn>) -> Busy {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.conns.get_mut(&conn.id) {
+            entry.0 += 1;
+            if let Some(seq) = entry.1.take() {
+                inner.queue.remove(&seq);
+            }
+        }
+        Busy {
+            idle: self.clone(),
+            conn: conn.clone(),
+        }
+    }
+
+    fn forget(&self, conn: &Arc<Conn>) {
+        let mut inner = self.lock();
+        if let Some((_, Some(seq))) = inner.conns.remove(&conn.id) {
+            inner.queue.remove(&seq);
+        }
+    }
+
+    /// Asks the connection idle longest to close; false when none is idle.
+    fn evict_oldest(&self) -> bool {
+        let mut inner = self.lock();
+        let Some((_, conn)) = inner.queue.pop_first() else {
+            return false;
+        };
+        if let Some(entry) = inner.conns.get_mut(&conn.id) {
+            entry.1 = None;
+        }
+        conn.evict.notify_one();
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_cap_fits_the_file_limit() {
+        assert_eq!(default_max_connections(1024, 2), 1024 - 64 - 16);
+        assert_eq!(default_max_connections(1 << 20, 2), 16_384);
+        assert_eq!(default_max_connections(50, 4), 16);
+    }
+
+    #[test]
+    fn the_oldest_idle_connection_is_evicted_and_busy_ones_never() {
+        let idle = Arc::new(Idle::default());
+        let a = idle.register();
+        let b = idle.register();
+        let busy_a = idle.busy(&a);
+        assert!(idle.evict_oldest(), "b is idle");
+        assert!(!idle.evict_oldest(), "a is busy, b already asked");
+        drop(busy_a);
+        assert!(idle.evict_oldest(), "a is idle again");
+        idle.forget(&a);
+        idle.forget(&b);
+        assert!(!idle.evict_oldest());
+    }
 }

@@ -1,11 +1,13 @@
 //! Replays every input under `fuzz/seeds/<target>/` and `fuzz/regressions/<target>/` through the property
-//! checks the fuzz targets run (`runtime_shim::fuzzing`), so the seeds and every crash ever found are checked by
+//! checks the fuzz targets run (`fuzz/fuzzing.rs`), so the seeds and every crash ever found are checked by
 //! plain `cargo test`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use runtime_shim::fuzzing;
+// The property models the fuzz targets run (`fuzz/fuzzing.rs`), compiled into this test, not the product.
+#[path = "../fuzz/fuzzing.rs"]
+mod fuzzing;
 
 #[global_allocator]
 static ALLOCATOR: fuzzing::TrackingAllocator = fuzzing::TrackingAllocator;

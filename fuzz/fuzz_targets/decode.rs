@@ -1,8 +1,11 @@
-//! The executor's request body, straight into `handler::decode`; see `runtime_shim::fuzzing::check_decode`.
+//! The executor's request body, straight into `handler::decode`; see `fuzzing::check_decode`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runtime_shim::fuzzing;
+// The property models live beside the targets, not in the product crate; each target uses part of them.
+#[allow(dead_code)]
+#[path = "../fuzzing.rs"]
+mod fuzzing;
 
 #[global_allocator]
 static ALLOCATOR: fuzzing::TrackingAllocator = fuzzing::TrackingAllocator;

@@ -1,9 +1,12 @@
 //! Raw HTTP/1.1 bytes from the executor, through hyper and `handler::admit`; see
-//! `runtime_shim::fuzzing::check_executor_request`.
+//! `fuzzing::check_executor_request`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runtime_shim::fuzzing;
+// The property models live beside the targets, not in the product crate; each target uses part of them.
+#[allow(dead_code)]
+#[path = "../fuzzing.rs"]
+mod fuzzing;
 
 #[global_allocator]
 static ALLOCATOR: fuzzing::TrackingAllocator = fuzzing::TrackingAllocator;

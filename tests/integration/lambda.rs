@@ -268,7 +268,7 @@ fn lambda_invocations_replies_errors_and_timeouts_through_cargo_lambda() {
     let Some(bin) = cargo_lambda() else { return };
     let emulator = Emulator::start(&bin);
     // The emulator's deadline is a fixed ten minutes: the cap makes the timeout case short.
-    let mut shim = emulator.bootstrap(&[("SHIM_MAX_TIMEOUT", "1.5")]);
+    let mut shim = emulator.bootstrap(&[("SHIM_MAX_TIMEOUT", "4")]);
     shim.wait_log("the poll loop", |e| {
         e["message"] == "lambda: polling for invocations"
     });
@@ -322,7 +322,7 @@ fn lambda_invocations_replies_errors_and_timeouts_through_cargo_lambda() {
     let (code, out, err) = emulator.invoke(r#"{"action":"sleep","seconds":60}"#).wait();
     assert_ne!(code, 0, "{out}");
     assert!(
-        err.contains("Sandbox.Timedout") && err.contains("timed out after 1.5 s"),
+        err.contains("Sandbox.Timedout") && err.contains("timed out after 4 s"),
         "{err}"
     );
     let (code, out, err) = emulator.invoke(r#"[1,2]"#).wait();
@@ -330,11 +330,16 @@ fn lambda_invocations_replies_errors_and_timeouts_through_cargo_lambda() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["event"], serde_json::json!([1, 2]));
 
-    let events = shim.log_events();
-    let invocations: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["message"] == "invocation")
-        .collect();
+    // The shim logs an invocation after posting its answer, which the invoker may see first.
+    let invocations: Vec<Value> =
+        wait_for(Duration::from_secs(10), "four invocation lines", || {
+            let lines: Vec<Value> = shim
+                .log_events()
+                .into_iter()
+                .filter(|e| e["message"] == "invocation")
+                .collect();
+            (lines.len() >= 4).then_some(lines)
+        });
     assert_eq!(invocations.len(), 4, "{invocations:#?}");
     assert_eq!(invocations[1]["error"], "function-error");
     assert_eq!(invocations[2]["error"], "timeout");

@@ -3,6 +3,7 @@
 mod badinput;
 mod cli;
 mod conformance;
+mod containment;
 mod executor;
 mod faults;
 mod http;

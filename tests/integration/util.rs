@@ -64,6 +64,15 @@ pub fn binary() -> PathBuf {
 
 /// Starts the binary with `args` and exactly `env` (plus PATH and HOME, so interpreters are found).
 pub fn spawn_raw(args: &[&str], env: &[(&str, &str)]) -> Child {
+    spawn_raw_with(args, env, |_| {})
+}
+
+/// [`spawn_raw`], with `configure` given the command before it starts (descriptors, limits).
+pub fn spawn_raw_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    configure: impl FnOnce(&mut Command),
+) -> Child {
     let mut cmd = Command::new(binary());
     cmd.args(args)
         .env_clear()
@@ -76,21 +85,14 @@ pub fn spawn_raw(args: &[&str], env: &[(&str, &str)]) -> Child {
         }
     }
     cmd.envs(env.iter().copied());
+    configure(&mut cmd);
     cmd.spawn().expect("start runtime-shim")
 }
 
 impl Shim {
     /// Serves with the test key on 127.0.0.1:0, JSON logs, one worker, plus `env` (which may override all).
     pub fn start(env: &[(&str, &str)]) -> Shim {
-        let mut all = vec![
-            ("APPWRITE_INTERNAL_RUNTIME_KEY", KEY),
-            ("SHIM_HOST", "127.0.0.1"),
-            ("SHIM_PORT", "0"),
-            ("SHIM_LOG_FORMAT", "json"),
-            ("SHIM_WORKERS", "1"),
-        ];
-        all.extend_from_slice(env);
-        Shim::launch(&[], &all)
+        Shim::start_with(env, |_| {})
     }
 
     pub fn python(file_env: &[(&str, &str)]) -> Shim {
@@ -118,7 +120,29 @@ impl Shim {
     }
 
     pub fn launch(args: &[&str], env: &[(&str, &str)]) -> Shim {
-        let mut shim = Shim::spawn_logged(args, env);
+        Shim::launch_with(args, env, |_| {})
+    }
+
+    /// [`Shim::start`], with `configure` given the command before it starts.
+    pub fn start_with(env: &[(&str, &str)], configure: impl FnOnce(&mut Command)) -> Shim {
+        let mut all = vec![
+            ("APPWRITE_INTERNAL_RUNTIME_KEY", KEY),
+            ("SHIM_HOST", "127.0.0.1"),
+            ("SHIM_PORT", "0"),
+            ("SHIM_LOG_FORMAT", "json"),
+            ("SHIM_WORKERS", "1"),
+        ];
+        all.extend_from_slice(env);
+        Shim::launch_with(&[], &all, configure)
+    }
+
+    /// [`Shim::launch`], with `configure` given the command before it starts.
+    pub fn launch_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Shim {
+        let mut shim = Shim::spawn_logged_with(args, env, configure);
         shim.addr = wait_for(Duration::from_secs(10), "the listening log line", || {
             if let Ok(Some(status)) = shim.child.try_wait() {
                 panic!("runtime-shim exited with {status}: {:#?}", shim.logs());
@@ -134,7 +158,15 @@ impl Shim {
     /// Starts the binary with its stdout and stderr collected, without waiting for it to listen (`addr` is
     /// 0.0.0.0:0): for modes that serve no HTTP, such as the lambda bootstrap.
     pub fn spawn_logged(args: &[&str], env: &[(&str, &str)]) -> Shim {
-        let mut child = spawn_raw(args, env);
+        Shim::spawn_logged_with(args, env, |_| {})
+    }
+
+    fn spawn_logged_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Shim {
+        let mut child = spawn_raw_with(args, env, configure);
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let err = child.stderr.take().unwrap();

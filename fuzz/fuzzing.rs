@@ -1,5 +1,6 @@
 //! Property checks over arbitrary bytes, for coverage-guided fuzzing (`fuzz/`) and for replaying its seeds and
-//! regressions under `cargo test` (`tests/fuzz_seeds.rs`).
+//! regressions under `cargo test` (`tests/fuzz_seeds.rs`). It lives beside the targets, outside the product crate:
+//! the targets and `tests/fuzz_seeds.rs` each compile it in with `#[path]`, over `runtime_shim`'s public API.
 //!
 //! Each check takes any bytes and panics when a property fails; a check that returns found nothing wrong.
 //!
@@ -41,11 +42,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
 
-use crate::auth::KEY_HEADER;
-use crate::config::{Config, KeyPolicy, Overrides};
-use crate::error::{ERROR_KIND_HEADER, ShimError};
-use crate::handler;
-use crate::protocol::{
+use runtime_shim::auth::KEY_HEADER;
+use runtime_shim::config::{Config, KeyPolicy, Overrides};
+use runtime_shim::error::{ERROR_KIND_HEADER, ShimError};
+use runtime_shim::handler;
+use runtime_shim::protocol::{
     self, BodyType, Encoding, Execution, Frame, FrameReader, MAX_HEADER, MAX_LOG_LINE,
     ProtocolError,
 };
