@@ -124,12 +124,9 @@ if [[ ${SHIM_PROTOCOL-} == 2 ]]; then
   req_query() { [[ -n ${REQ_QUERY[$1]+set} ]] && printf '%s' "${REQ_QUERY[$1]}"; }            # NAME; 1 if absent
   req_body_text() { cat -- "$REQ_BODY_FILE"; }
   req_body_raw() { cat -- "$REQ_BODY_FILE"; } # deprecated: the text
-  req_body_json() {                            # the body, checked to be JSON (whatever the content type)
-    local LC_ALL=C s=''
-    ((REQ_BODY_LENGTH == 0)) || IFS= read -r -d '' -N "$REQ_BODY_LENGTH" s <"$REQ_BODY_FILE" || :
-    ((${#s} == REQ_BODY_LENGTH)) || throw 'invalid JSON: the body holds a NUL byte'
-    __shim_json_check "$s" || throw "invalid JSON at byte $__shim_json_at: $__shim_json_error"
-    printf '%s' "$s"
+  req_body_json() { # the body, checked to be JSON (whatever the content type), as it came
+    json_check "$REQ_BODY_FILE" || throw 'invalid JSON: the request body is not a JSON text'
+    cat -- "$REQ_BODY_FILE"
   }
   req_body() { # JSON (`{}` when empty) when content-type is application/json, else the text
     if ((REQ_JSON_BODY)); then
@@ -139,81 +136,21 @@ if [[ ${SHIM_PROTOCOL-} == 2 ]]; then
     fi
   }
 
-  # A JSON checker (bash has no parser): __shim_json_check TEXT, in LC_ALL=C; on failure __shim_json_at is the
-  # 1-based byte and __shim_json_error what was wrong. It reads 512-byte windows of 64 KiB pieces of the text.
-  __shim_json_check() {
-    local s=$1 buf w c want=value stack='' base=0 i=0
-    local ws=$'^[ \t\r\n]+' num='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?'
-    local chars=$'^([^"\\\\\001-\037]|\\\\["\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})+'
-    buf=${s:0:65536}
-    __shim_json_error=''
-    while :; do
-      if ((i > 32768)); then ((base += i)) && i=0 && buf=${s:base:65536}; fi
-      w=${buf:i:512}
-      if [[ $w =~ $ws ]]; then ((i += ${#BASH_REMATCH})) && continue; fi
-      __shim_json_at=$((base + i + 1))
-      if [[ -z $w ]]; then
-        [[ $want == end ]] && return 0
-        __shim_json_error='the text ends where a value was expected' && return 1
-      fi
-      c=${w:0:1}
-      case $want in
-        value | value_or_close | key | key_or_close)
-          if [[ $want == value_or_close && $c == ']' || $want == key_or_close && $c == '}' ]]; then
-            stack=${stack%?} && ((i += 1)) && want=comma_or_close && [[ -n $stack ]] || want=end
-            continue
-          fi
-          if [[ $want == key* && $c != '"' ]]; then __shim_json_error='a key expected' && return 1; fi
-          case $c in
-            '{') stack+='{' want=key_or_close && ((i += 1)) && continue ;;
-            '[') stack+='[' want=value_or_close && ((i += 1)) && continue ;;
-            '"')
-              ((i += 1))
-              while :; do
-                if ((i > 32768)); then ((base += i)) && i=0 && buf=${s:base:65536}; fi
-                w=${buf:i:512}
-                if [[ $w =~ $chars ]]; then ((i += ${#BASH_REMATCH})) && continue; fi
-                [[ ${w:0:1} == '"' ]] && ((i += 1)) && break
-                __shim_json_at=$((base + i + 1))
-                [[ -z $w ]] && __shim_json_error='the string does not end' || __shim_json_error='a bad character or escape in a string'
-                return 1
-              done
-              if [[ $want == key* ]]; then want=colon && continue; fi
-              ;;
-            t | f | n)
-              if [[ ${w:0:4} == true || ${w:0:4} == null ]]; then
-                ((i += 4))
-              elif [[ ${w:0:5} == false ]]; then
-                ((i += 5))
-              else
-                __shim_json_error='a value expected' && return 1
-              fi
-              ;;
-            - | [0-9])
-              [[ $w =~ $num ]] || { __shim_json_error='a bad number' && return 1; }
-              ((i += ${#BASH_REMATCH}))
-              ;;
-            *) __shim_json_error='a value expected' && return 1 ;;
-          esac
-          [[ -n $stack ]] && want=comma_or_close || want=end
-          ;;
-        colon)
-          [[ $c == : ]] || { __shim_json_error="':' expected" && return 1; }
-          ((i += 1)) && want=value
-          ;;
-        comma_or_close)
-          if [[ $c == , ]]; then
-            ((i += 1))
-            [[ ${stack: -1} == '{' ]] && want=key || want=value
-          elif [[ $c == ']' && ${stack: -1} == '[' || $c == '}' && ${stack: -1} == '{' ]]; then
-            stack=${stack%?} && ((i += 1)) && [[ -n $stack ]] && want=comma_or_close || want=end
-          else
-            __shim_json_error="',' or a closing bracket expected" && return 1
-          fi
-          ;;
-        end) __shim_json_error='text after the value' && return 1 ;;
-      esac
-    done
+  # A JSON checker (bash has no parser), one GNU sed: strings become \x01, other values \x02, whitespace goes, then
+  # innermost arrays and objects of those become \x02 until one value is left (or nothing reduces: invalid). The
+  # records are NUL-separated (-z): a NUL byte, a second record, is invalid. UTF-8 is not checked.
+  __shim_json_sed='$!Q1
+s/[\x01\x02]/!/g
+s/"([^"\\\x01-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/\x01/g
+s/-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null/\x02/g
+s/[ \t\r\n]+//g
+:a
+s/\[\]|\{\}|\[[\x01\x02](,[\x01\x02])*\]|\{\x01:[\x01\x02](,\x01:[\x01\x02])*\}/\x02/g
+ta
+/^[\x01\x02]$/Q0
+Q1'
+  json_check() { # FILE: status 0 if it holds one JSON text
+    [[ -s $1 ]] && LC_ALL=C sed -Ez -e "$__shim_json_sed" -- "$1"
   }
 
   # -- what main can call: the reply (the last res_* call is the reply; res_header adds to it) -------------------
@@ -237,6 +174,7 @@ if [[ ${SHIM_PROTOCOL-} == 2 ]]; then
     __shim_status_ok "${2:-301}" && : >"$__shim_tmp/rbody" && printf '%s' "${1-}" >"$__shim_tmp/rlocation" &&
       __shim_set_reply "${2:-301}" redirect
   }
+  res_none() { rm -f "$__shim_tmp/reply" "$__shim_tmp/rbody" "$__shim_tmp/rlocation" "$__shim_tmp/rheaders"; } # no reply
   res_header() { # NAME VALUE: one header line of the reply (call it again for a repeated header)
     local LC_ALL=C
     [[ $# == 2 && -n $1 ]] || throw 'usage: res_header NAME VALUE'
@@ -397,35 +335,37 @@ if [[ ${SHIM_PROTOCOL-} == 2 ]]; then
     # stderr is logged as it comes and also kept, for the message of a failed main.
     tee -a "$__shim_tmp/stderr" <"$__shim_tmp/stderr.fifo" >&2 &
     __shim_tee=$!
+    # Two subshells: the inner one runs main; the outer one waits for it, however it ends (return, exit, exec, a
+    # signal), and then writes the end record that stops the adapter reading log records.
     (
       exec {__shim_in}<&- {__shim_out}>&- {__shim_sleep}<&- {__shim_logs}<&-
       exec {__shim_logw}>"$__shim_tmp/logs.fifo"
-      __shim_main_pid=$BASHPID
-      trap 'printf "%s end 0\n" "$__shim_id" >&"$__shim_logw"' EXIT # main is done: the adapter stops reading logs
-      trap 'exit 1' USR1                                            # a throw in a subshell of main
-      LC_ALL=$__shim_lc_all
-      [[ -n $__shim_lc_all_set ]] || unset LC_ALL
-      eval "$__shim_opts" # set -e, pipefail, ... as the file left them
-      set -o errtrace
-      trap __shim_on_err ERR
-      main
+      (
+        __shim_main_pid=$BASHPID
+        trap 'exit 1' USR1 # a throw in a subshell of main
+        LC_ALL=$__shim_lc_all
+        [[ -n $__shim_lc_all_set ]] || unset LC_ALL
+        eval "$__shim_opts" # set -e, pipefail, ... as the file left them
+        set -o errtrace
+        trap __shim_on_err ERR
+        main
+      )
+      __shim_status=$?
+      printf '%s end 0\n' "$__shim_id" >&"$__shim_logw" # a record with an empty line
+      exit "$__shim_status"
     ) 2>"$__shim_tmp/stderr.fifo" &
     __shim_pid=$!
-    # Frame main's log records as they come, until it ends (its end record, or it is gone: killed, exec'd).
-    while :; do
-      if IFS=' ' read -r -t 0.25 -u "$__shim_logs" __shim_rid __shim_stream __shim_len; then
-        [[ $__shim_len =~ ^[0-9]+$ ]] || continue # not a record of ours (something else wrote here)
-        __shim_text=''
-        ((__shim_len == 0)) || IFS= read -r -N "$__shim_len" -u "$__shim_logs" __shim_text
-        if [[ $__shim_stream == end ]]; then
-          [[ $__shim_rid == "$__shim_id" ]] && break
-        elif [[ $__shim_rid == "$__shim_id" && ($__shim_stream == log || $__shim_stream == error) ]]; then
-          __shim_frame "LOG $__shim_id $__shim_stream" "$__shim_text"
-        else
-          printf '%s\n' "$__shim_text" >&2 # from an execution that has ended (a background job): native output
-        fi
-      elif ! kill -0 "$__shim_pid" 2>/dev/null; then
-        break
+    # Frame main's log records as they come, until its end record.
+    while IFS=' ' read -r -u "$__shim_logs" __shim_rid __shim_stream __shim_len; do
+      [[ $__shim_len =~ ^[0-9]+$ ]] || continue # not a record of ours (something else wrote here)
+      __shim_text=''
+      ((__shim_len == 0)) || IFS= read -r -N "$__shim_len" -u "$__shim_logs" __shim_text
+      if [[ $__shim_stream == end ]]; then
+        [[ $__shim_rid == "$__shim_id" ]] && break
+      elif [[ $__shim_rid == "$__shim_id" && ($__shim_stream == log || $__shim_stream == error) ]]; then
+        __shim_frame "LOG $__shim_id $__shim_stream" "$__shim_text"
+      else
+        printf '%s\n' "$__shim_text" >&2 # from an execution that has ended (a background job): native output
       fi
     done
     wait "$__shim_pid"

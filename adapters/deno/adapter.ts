@@ -1,6 +1,9 @@
 #!/usr/bin/env -S deno run --allow-all
 // runtime-shim adapter for Deno 2: serves a user's `export default async function (req, res)` over adapter
-// protocol 1. The wire format is docs/adapter-protocol.md. Run it as `deno run -A adapter.ts`; no imports.
+// protocol 1 (the v1 contract), or open-runtimes' v5 `export default async (context) => …` over protocol 2 when
+// SHIM_PROTOCOL is 2. The wire format is docs/adapter-protocol.md. Run it as `deno run -A adapter.ts`; no imports.
+
+const PROTOCOL = Deno.env.get('SHIM_PROTOCOL') === '2' ? 2 : 1;
 
 const HEADER_MAX = 256;
 const SELF = import.meta.url;
@@ -56,17 +59,31 @@ function moveProtocolFds(): [Deno.FsFile, Deno.FsFile] {
 }
 const [protoIn, protoOut] = moveProtocolFds();
 
-function writeFrame(head: string, body: Uint8Array = new Uint8Array()) {
-  const headBytes = new TextEncoder().encode(`${head} ${body.length}\n`);
-  const data = new Uint8Array(headBytes.length + body.length);
-  data.set(headBytes);
-  data.set(body, headBytes.length);
+function writeAll(data: Uint8Array) {
   for (let at = 0; at < data.length;) at += protoOut.writeSync(data.subarray(at)); // may be partial
+}
+
+// A frame; protocol 2's RES carries `meta` (M bytes, the reply's headers) before the body.
+function writeFrame(head: string, body: Uint8Array = new Uint8Array(), meta: Uint8Array = new Uint8Array()) {
+  const headBytes = new TextEncoder().encode(`${head} ${meta.length + body.length}\n`);
+  if (body.length > 65536) { // a large body is written as it is, not copied behind its header
+    const start = new Uint8Array(headBytes.length + meta.length);
+    start.set(headBytes);
+    start.set(meta, headBytes.length);
+    writeAll(start);
+    writeAll(body);
+    return;
+  }
+  const data = new Uint8Array(headBytes.length + meta.length + body.length);
+  data.set(headBytes);
+  data.set(meta, headBytes.length);
+  data.set(body, headBytes.length + meta.length);
+  writeAll(data);
 }
 
 // Reading: a header line of at most HEADER_MAX bytes, then a body read straight into a buffer of its size.
 let pending = new Uint8Array(0);
-async function readFrame(): Promise<[string, Uint8Array]> {
+async function readFrame(): Promise<[string, Uint8Array, string[]]> {
   let nl;
   while ((nl = pending.indexOf(10)) < 0) {
     if (pending.length >= HEADER_MAX) fatal(`a request header is longer than ${HEADER_MAX} bytes`);
@@ -96,7 +113,7 @@ async function readFrame(): Promise<[string, Uint8Array]> {
     if (n === null) fatal('input ended inside a request body');
     filled += n;
   }
-  return [t[1], body];
+  return [t[1], body, t];
 }
 
 class NotFound extends Error {} // the entry file or its function is missing: a 404
@@ -179,7 +196,230 @@ async function handle(id: string, body: Uint8Array): Promise<[string, Uint8Array
   }
 }
 
+// ---- Protocol 2: open-runtimes' v5 `context` API ----------------------------------------------------------------
+// The shim has computed everything `context.req` shows and applies the contract's rules to the reply (header names
+// and filtering, content-type and charset, log truncation, log files): here the function is loaded, given a
+// context, and its bytes moved.
+
+class LoadFailure extends Error {} // the entry file is missing or exports no function: a 503, no stack
+
+// The request's metadata as the shim sends it (docs/adapter-protocol.md, "Version 2").
+type Metadata = {
+  method: string;
+  scheme: string;
+  host: string;
+  port: number;
+  path: string;
+  query_string: string;
+  query?: Record<string, string>;
+  url: string;
+  headers?: Record<string, string>;
+  json_body?: boolean;
+};
+
+export class ContextRequest {
+  bodyBinary: Uint8Array; // the request body exactly as the executor sent it
+  headers: Record<string, string>;
+  method: string;
+  scheme: string;
+  host: string;
+  port: number;
+  path: string;
+  queryString: string;
+  query: Record<string, string>;
+  url: string;
+  #jsonBody: boolean;
+  constructor(meta: Metadata, raw: Uint8Array) {
+    this.bodyBinary = raw;
+    this.headers = meta.headers ?? {};
+    this.method = meta.method;
+    this.scheme = meta.scheme;
+    this.host = meta.host;
+    this.port = meta.port;
+    this.path = meta.path;
+    this.queryString = meta.query_string;
+    this.query = meta.query ?? {};
+    this.url = meta.url;
+    this.#jsonBody = meta.json_body === true;
+  }
+  get bodyText(): string {
+    return new TextDecoder().decode(this.bodyBinary); // invalid UTF-8 becomes U+FFFD
+  }
+  get bodyRaw(): string {
+    return this.bodyText; // deprecated: the text
+  }
+  get bodyJson(): unknown {
+    return JSON.parse(this.bodyText); // whatever the content type; throws on invalid (or empty) JSON
+  }
+  get body(): unknown {
+    if (!this.#jsonBody) return this.bodyText;
+    return this.bodyBinary.length === 0 ? {} : this.bodyJson;
+  }
+}
+
+export type ContextResponseValue = { body: Uint8Array; statusCode: number; headers: Record<string, unknown> };
+type Body = string | Uint8Array | ArrayBufferView | ArrayBuffer;
+
+function bytesOf(body: Body, call: string): Uint8Array {
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  throw new TypeError(`${call} takes a string or bytes (Uint8Array), not ${body === null ? 'null' : typeof body}`);
+}
+
+function checkStatus(statusCode: number) {
+  // Checked in the helper, so that a bad status is a 500 whose stack points at the user's call.
+  if (!Number.isInteger(statusCode) || statusCode < 200 || statusCode > 599) {
+    throw new RangeError(`status must be an integer from 200 to 599, not ${String(statusCode)}`);
+  }
+}
+
+// A header the helper sets replaces any the function gave under that name, in any case.
+function withHeader(headers: Record<string, unknown>, name: string, value: string) {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() !== name) out[k] = v;
+  out[name] = value;
+  return out;
+}
+
+// Each helper returns a response, open-runtimes' plain { body, statusCode, headers }; only the one the function
+// returns is the reply.
+export class ContextResponse {
+  text(body: string, statusCode = 200, headers: Record<string, unknown> = {}): ContextResponseValue {
+    checkStatus(statusCode);
+    return { body: bytesOf(body, 'res.text()'), statusCode, headers: { ...headers } };
+  }
+  binary(bytes: Body, statusCode = 200, headers: Record<string, unknown> = {}): ContextResponseValue {
+    checkStatus(statusCode);
+    return { body: bytesOf(bytes, 'res.binary()'), statusCode, headers: { ...headers } };
+  }
+  json(obj: unknown, statusCode = 200, headers: Record<string, unknown> = {}): ContextResponseValue {
+    const text = JSON.stringify(obj);
+    if (text === undefined) throw new TypeError(`res.json() got a value with no JSON form (${typeof obj})`);
+    return this.text(text, statusCode, withHeader(headers, 'content-type', 'application/json'));
+  }
+  empty(): ContextResponseValue {
+    return this.text('', 204, {});
+  }
+  redirect(url: string, statusCode = 301, headers: Record<string, unknown> = {}): ContextResponseValue {
+    return this.text('', statusCode, withHeader(headers, 'location', String(url)));
+  }
+  send(body: Body, statusCode = 200, headers: Record<string, unknown> = {}): ContextResponseValue {
+    checkStatus(statusCode);
+    return { body: bytesOf(body, 'res.send()'), statusCode, headers: { ...headers } }; // deprecated: as given
+  }
+}
+
+// A string as the shim can read it back: a lone surrogate becomes U+FFFD, as it would in UTF-8.
+const wellFormed = (s: unknown) => new TextDecoder().decode(new TextEncoder().encode(String(s)));
+
+// The RES frame's parts: the headers as a JSON array of [name, value] pairs (an array value is one pair per item:
+// repeated set-cookie), then the body.
+function replyOf(id: string, returned: unknown): [string, Uint8Array, Uint8Array] {
+  const response = returned as Partial<ContextResponseValue>;
+  if (typeof returned !== 'object' || typeof response.statusCode !== 'number') {
+    throw new TypeError(`the function returned ${Deno.inspect(returned)}, not a response: return ` +
+      'context.res.text(…), .json(…), .binary(…), .empty(), .redirect(…) or .send(…)');
+  }
+  checkStatus(response.statusCode);
+  const body = bytesOf(response.body ?? '', 'the response body');
+  const pairs: [string, string][] = [];
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    for (const v of Array.isArray(value) ? value : [value]) pairs.push([wellFormed(name), wellFormed(v)]);
+  }
+  const head = new TextEncoder().encode(JSON.stringify(pairs));
+  return [`RES ${id} ${response.statusCode} ${head.length}`, body, head];
+}
+
+// One log line: strings as they are, other values as compact JSON (an Error as its stack, a value JSON cannot
+// show as Deno prints it), joined by one space.
+function logLine(args: unknown[]): string {
+  return args.map((arg) => {
+    if (typeof arg === 'string') return arg;
+    if (arg instanceof Error) return describe(arg);
+    if (typeof arg !== 'number' || Number.isFinite(arg)) {
+      try {
+        const text = JSON.stringify(arg);
+        if (typeof text === 'string') return text;
+      } catch { /* circular, a BigInt, a throwing toJSON */ }
+    }
+    return Deno.inspect(arg); // undefined, NaN, 10n, a function, a symbol, a circular object
+  }).join(' ');
+}
+
+// A line over this many UTF-16 units is cut before it is sent: the shim keeps 8000 characters anyway.
+const LOG_SEND_MAX = 1 << 16;
+let serving: string | null = null; // the id of the request being served, null between requests
+
+function contextOf(id: string, meta: Metadata, raw: Uint8Array) {
+  const logger = (stream: string) => (...args: unknown[]) => {
+    let line = logLine(args);
+    if (line.length > LOG_SEND_MAX) line = line.slice(0, LOG_SEND_MAX);
+    if (serving === id) {
+      writeFrame(`LOG ${id} ${stream}`, new TextEncoder().encode(wellFormed(line)));
+    } else {
+      // Its execution has ended (a timer, an unawaited promise): a frame would carry a stale id, so the line is
+      // native output instead.
+      console.error(line);
+    }
+  };
+  return { req: new ContextRequest(meta, raw), res: new ContextResponse(), log: logger('log'), error: logger('error') };
+}
+
+const v5 = { dir: '', entry: '', fn: null as null | ((context: unknown) => unknown), attempts: 0 };
+
+async function loadV5() {
+  if (v5.fn) return v5.fn;
+  const full = v5.entry.startsWith('/') ? v5.entry : `${v5.dir.replace(/\/+$/, '')}/${v5.entry}`;
+  if (!v5.entry || !isFile(full)) throw new LoadFailure(`Failed to load entrypoint, file ${v5.entry} does not exist.`);
+  const url = new URL('file:///');
+  url.pathname = full;
+  // Deno keeps a module whose evaluation failed as failed: a retry imports it under another URL.
+  if (v5.attempts++ > 0) url.search = `?shim-load=${v5.attempts}`;
+  const mod = await import(url.href); // a throw here is a 503 with its stack; nothing is cached
+  const fn = [mod.default, mod.main].find((f) => typeof f === 'function');
+  if (!fn) throw new LoadFailure("Function signature invalid. Did you forget to export a 'main' function?");
+  return (v5.fn = fn);
+}
+
+async function handleV5(id: string, body: Uint8Array, meta: number): Promise<[string, Uint8Array?, Uint8Array?]> {
+  const text = (s: string) => new TextEncoder().encode(s);
+  let fn;
+  try {
+    fn = await loadV5();
+  } catch (err) {
+    return [`ERR ${id} 503`, text(err instanceof LoadFailure ? err.message : describe(err))];
+  }
+  try {
+    const metadata = JSON.parse(new TextDecoder().decode(body.subarray(0, meta)));
+    const response = await fn(contextOf(id, metadata, body.subarray(meta)));
+    if (response === undefined || response === null) return [`NONE ${id}`];
+    return replyOf(id, response);
+  } catch (err) {
+    return [`ERR ${id} 500`, text(describe(err))];
+  }
+}
+
 const dir = Deno.env.get('SHIM_CODE_PATH'), entry = Deno.env.get('SHIM_ENTRYPOINT');
+if (PROTOCOL === 2) {
+  // v5 functions read their variables from Deno.env, which must not show the adapter's settings.
+  for (const name of Object.keys(Deno.env.toObject())) if (name.startsWith('SHIM_')) Deno.env.delete(name);
+  Object.assign(v5, { dir: dir || '/usr/local/server/src/function', entry: entry || '' });
+  await loadV5().catch(() => {}); // a failure is reported to every request until one loads it
+  writeFrame('READY 2 json', new TextEncoder().encode(`deno ${Deno.version.deno}`));
+  while (true) {
+    const [id, body, t] = await readFrame();
+    if (t.length !== 4 || !/^(0|[1-9][0-9]*)$/.test(t[2]) || Number(t[2]) > body.length) {
+      fatal(`bad request header: ${JSON.stringify(t.join(' '))}`);
+    }
+    serving = id; // from here until the reply, context.log writes LOG frames with this id
+    const reply = await handleV5(id, body, Number(t[2]));
+    serving = null;
+    writeFrame(...reply);
+  }
+}
+
 if (dir && entry && isFile(`${dir}/${entry}`)) await load(dir, entry).catch(() => {}); // errors go to the first request
 writeFrame('READY 1 json', new TextEncoder().encode(`deno ${Deno.version.deno}`));
 while (true) {
