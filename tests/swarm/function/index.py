@@ -1,7 +1,8 @@
 # The scale-out run's function (tests/swarm/run.sh), a v1 one: it answers the request's unique id (the
 # payload) and the replica's hostname (its container's short id), after appending the id to a file of its
 # replica on the bind-mounted /mnt/swarm, so the run can tell whether any id was executed twice. The short
-# sleep keeps a few requests in flight at any moment, so the SIGKILLed replica has some to lose.
+# sleep keeps a few requests in flight at any moment, so the SIGKILLed replica has some to lose; an id
+# starting with "slow-" sleeps 5 s (to look at a kill by hand).
 import socket
 import time
 
@@ -13,5 +14,5 @@ def main(req, res):
     rid = req.payload
     with open(LOG, "a") as f:
         f.write(rid + "\n")
-    time.sleep(0.02)
+    time.sleep(5 if rid.startswith("slow-") else 0.02)
     res.json({"id": rid, "host": HOST})
