@@ -286,7 +286,7 @@ timeout $((SECONDS_OF_LOAD + 60)) python3 "$here/load.py" "$lb_url" "$KEY" "$SEC
 load_pid=$!
 sleep_until() { # OFFSET: sleep until t0 + OFFSET seconds
   local left
-  left=$(awk -v t0="$t0" -v off="$1" -v now="$EPOCHREALTIME" 'BEGIN { l = t0 + off - now; printf "%.3f", l > 0 ? l : 0 }')
+  left=$(awk -v t0="$t0" -v off="$1" -v now="$EPOCHREALTIME" 'BEGIN { l = t0 + off - now; printf "%.3f", (l > 0 ? l : 0) }')
   sleep "$left"
 }
 now_rel() { awk -v t0="$t0" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.1f", now - t0 }'; }
