@@ -15,6 +15,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# bounded SECONDS COMMAND...: runs COMMAND, and ends it (TERM, then KILL 30 s later) when it takes longer than
+# SECONDS, saying which step that was: a hang fails its own step, with its output so far, instead of the run.
+bounded() {
+  local limit=$1 rc=0
+  shift
+  timeout --kill-after=30 "$limit" "$@" || rc=$?
+  if ((rc == 124 || rc == 137)); then
+    echo "test.sh: '$*' did not end within $limit s: stopped" >&2
+  fi
+  return "$rc"
+}
+
 scripts/install-test-deps.sh
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   scripts/install-interpreters.sh
@@ -24,10 +36,10 @@ else
 fi
 
 echo "== unit and integration tests (debug build)"
-cargo test --locked
+bounded 1500 cargo test --locked
 
 echo "== fuzzing smoke run: every target for ${FUZZ_SECONDS:=60} s (scripts/fuzz.sh; docs/reliability.md)"
-scripts/fuzz.sh "$FUZZ_SECONDS"
+bounded $((FUZZ_SECONDS * 3 + 900)) scripts/fuzz.sh "$FUZZ_SECONDS"
 
 echo "== static release binary"
 make static
@@ -35,21 +47,21 @@ STATIC=target/x86_64-unknown-linux-gnu/release/runtime-shim
 "$STATIC" --version
 
 echo "== integration tests and the load soak against the static release binary"
-SHIM_TEST_BIN="$PWD/$STATIC" cargo test --locked --test integration
-SHIM_TEST_BIN="$PWD/$STATIC" cargo test --locked --test soak -- --nocapture
+SHIM_TEST_BIN="$PWD/$STATIC" bounded 1200 cargo test --locked --test integration
+SHIM_TEST_BIN="$PWD/$STATIC" bounded 300 cargo test --locked --test soak -- --nocapture
 
 echo "== conformance kit, every bundled adapter"
 if [[ ${CI:-} == true ]]; then
-  "$STATIC" conformance --require-all
+  bounded 900 "$STATIC" conformance --require-all
 else
-  "$STATIC" conformance --all
+  bounded 900 "$STATIC" conformance --all
 fi
 
 echo "== conformance kit, the v5 contract, every bundled adapter with v5 case functions"
 if [[ ${CI:-} == true ]]; then
-  "$STATIC" conformance --require-all --protocol v5
+  bounded 1200 "$STATIC" conformance --require-all --protocol v5
 else
-  "$STATIC" conformance --all --protocol v5
+  bounded 1200 "$STATIC" conformance --all --protocol v5
 fi
 
 echo "== conformance kit, compiled runtimes (built with their runtimes/<lang>-*/build.sh)"

@@ -57,10 +57,12 @@ impl Response {
     }
 }
 
-/// Sends `request` as is and reads until the server closes the connection.
+/// Sends `request` as is and reads until the server closes the connection. `read_timeout` bounds every
+/// read and every write (a server that stops reading a large body without closing cannot hang the caller).
 pub fn raw(addr: SocketAddr, request: &[u8], read_timeout: Duration) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect(addr)?;
+    let mut stream = TcpStream::connect_timeout(&addr, read_timeout)?;
     stream.set_read_timeout(Some(read_timeout))?;
+    stream.set_write_timeout(Some(read_timeout))?;
     // The server may answer and close before reading everything (a 413 or 401); a failed write is fine then.
     let _ = stream.write_all(request);
     let mut raw = Vec::new();
