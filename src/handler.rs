@@ -23,6 +23,13 @@ use crate::protocol::Work;
 
 pub use crate::contract::v1::{admit, decode};
 
+/// A request body any contract's pipeline accepts: hyper's own, or a test's.
+pub trait RequestBody: Body<Error: std::error::Error + Send + Sync + 'static> {}
+impl<B: Body<Error: std::error::Error + Send + Sync + 'static>> RequestBody for B {}
+
+/// What a contract's pipeline answers: the reply, or an error [`ShimError::respond`] turns into one.
+pub type Answer = Result<Response<Full<Bytes>>, ShimError>;
+
 /// What every request handler shares.
 pub struct AppState {
     pub config: Config,
@@ -225,16 +232,12 @@ pub fn health<B>(
 
 /// Step 4 of the pipeline: the body, bounded by `limit` (413 past it, whatever a header declared) and read
 /// within `timeout` (408 past it).
-pub async fn read_body<B>(
+pub async fn read_body<B: RequestBody>(
     headers: &hyper::HeaderMap,
     body: B,
     limit: usize,
     timeout: Duration,
-) -> Result<Bytes, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Result<Bytes, ShimError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -171,15 +171,8 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
         let failure = if case.concurrent > 0 {
             run_concurrent(&shim, case, &ext, &token)
         } else {
-            case.steps.iter().enumerate().find_map(|(n, step)| {
-                let step = expand_step(step, &ext, &token, 0);
-                shim.check(&step).err().map(|e| {
-                    if case.steps.len() > 1 {
-                        format!("step {}: {e}", n + 1)
-                    } else {
-                        e
-                    }
-                })
+            first_failing_step(&case.steps, |step| {
+                shim.check(&expand_step(step, &ext, &token, 0)).err()
             })
         };
         outcomes.push(Outcome {
@@ -194,16 +187,40 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
 
 fn run_concurrent(shim: &ShimUnderTest, case: &Case, ext: &str, token: &str) -> Option<String> {
     let step = case.steps.first()?;
+    in_copies(case.concurrent, |i| {
+        shim.check(&expand_step(step, ext, token, i)).err()
+    })
+}
+
+/// Runs `check` for copies `0..n` at once, one thread each; the first copy's failure (by number), if any.
+pub(crate) fn in_copies(
+    n: usize,
+    check: impl Fn(usize) -> Option<String> + Sync,
+) -> Option<String> {
+    let check = &check;
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..case.concurrent)
-            .map(|i| {
-                let step = expand_step(step, ext, token, i);
-                s.spawn(move || shim.check(&step).err().map(|e| format!("copy {i}: {e}")))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .find_map(|h| h.join().unwrap_or_else(|_| Some("a copy panicked".into())))
+        let handles: Vec<_> = (0..n).map(|i| s.spawn(move || check(i))).collect();
+        handles.into_iter().enumerate().find_map(|(i, h)| {
+            h.join()
+                .unwrap_or_else(|_| Some("a copy panicked".into()))
+                .map(|e| format!("copy {i}: {e}"))
+        })
+    })
+}
+
+/// The first step whose `check` fails, named by its number when the case has more than one.
+pub(crate) fn first_failing_step<S>(
+    steps: &[S],
+    check: impl Fn(&S) -> Option<String>,
+) -> Option<String> {
+    steps.iter().enumerate().find_map(|(n, step)| {
+        check(step).map(|e| {
+            if steps.len() > 1 {
+                format!("step {}: {e}", n + 1)
+            } else {
+                e
+            }
+        })
     })
 }
 

@@ -197,27 +197,9 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
         let shim = &shims[&identity];
         let failure = if case.concurrent > 0 {
             let step = &case.steps[0];
-            let vars = &vars;
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..case.concurrent)
-                    .map(|i| s.spawn(move || check(shim, step, vars, i).err()))
-                    .collect();
-                handles.into_iter().enumerate().find_map(|(i, h)| {
-                    h.join()
-                        .unwrap_or_else(|_| Some("a copy panicked".into()))
-                        .map(|e| format!("copy {i}: {e}"))
-                })
-            })
+            super::in_copies(case.concurrent, |i| check(shim, step, &vars, i).err())
         } else {
-            case.steps.iter().enumerate().find_map(|(n, step)| {
-                check(shim, step, &vars, 0).err().map(|e| {
-                    if case.steps.len() > 1 {
-                        format!("step {}: {e}", n + 1)
-                    } else {
-                        e
-                    }
-                })
-            })
+            super::first_failing_step(&case.steps, |step| check(shim, step, &vars, 0).err())
         };
         outcomes.push(Outcome {
             name: case.name.clone(),

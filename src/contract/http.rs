@@ -8,32 +8,25 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::sync::mpsc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Body;
+use hyper::Request;
 use hyper::header::HeaderValue;
-use hyper::{Request, Response};
 use serde_json::json;
 
 use super::model::{self, truncate_line};
 use crate::auth;
 use crate::error::ShimError;
-use crate::handler::{self, AppState, Trace};
+use crate::handler::{self, Answer, AppState, RequestBody, Trace};
 use crate::pool::{Done, ExecLogs};
 use crate::protocol::{LogStream, Work};
 
 /// The reply header naming the execution, for finding its log lines.
 pub const EXECUTION_ID_HEADER: &str = "x-shim-execution-id";
 
-pub async fn pipeline<B>(
+pub async fn pipeline<B: RequestBody>(
     state: &AppState,
     req: Request<B>,
     trace: &mut Trace,
-) -> Result<Response<Full<Bytes>>, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Answer {
     let config = &state.config;
     // 1. Probes: no secret.
     if let Some(response) = handler::health(state, &req) {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Body;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
 use serde_json::{Map, Value};
@@ -20,11 +19,10 @@ use crate::protocol::Execution;
 /// Steps 2–5 of the pipeline, which need no worker: the key (before anything of the body is read), the
 /// method, the bounded body within the read timeout, and decoding. Generic over the body so the fuzz targets
 /// drive exactly this code.
-pub async fn admit<B>(config: &Config, req: Request<B>) -> Result<Execution, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+pub async fn admit<B: crate::handler::RequestBody>(
+    config: &Config,
+    req: Request<B>,
+) -> Result<Execution, ShimError> {
     if !auth::one_header_matches(req.headers(), auth::KEY_HEADER, config.key.expose()) {
         return Err(ShimError::Unauthorized);
     }

@@ -6,7 +6,6 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Body;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -15,19 +14,15 @@ use super::v1::{optional_string, string_map, type_name};
 use crate::auth;
 use crate::config::Config;
 use crate::error::{ERROR_KIND_HEADER, ShimError};
-use crate::handler::{self, AppState, Trace};
+use crate::handler::{self, Answer, AppState, RequestBody, Trace};
 use crate::pool::{Done, ExecLogs, Reply};
 use crate::protocol::{Execution, LogStream, Work};
 
-pub async fn pipeline<B>(
+pub async fn pipeline<B: RequestBody>(
     state: &AppState,
     req: Request<B>,
     trace: &mut Trace,
-) -> Result<Response<Full<Bytes>>, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Answer {
     let config = &state.config;
     if let Some(response) = handler::health(state, &req) {
         return response;

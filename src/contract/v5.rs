@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Body;
 use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
@@ -19,7 +18,7 @@ use super::model::{self, truncate_line};
 use crate::auth;
 use crate::config::Config;
 use crate::error::ShimError;
-use crate::handler::{self, AppState, Trace};
+use crate::handler::{self, Answer, AppState, RequestBody, Trace};
 use crate::pool::{Done, ExecLogs};
 use crate::protocol::{LogStream, Work};
 
@@ -43,15 +42,11 @@ const LOG_WRITE_LIMIT: Duration = Duration::from_secs(2);
 
 /// The v5 pipeline: health and timings → timeout header → secret → logging → bounded body → execute →
 /// the reply's rules, and the log files.
-pub async fn pipeline<B>(
+pub async fn pipeline<B: RequestBody>(
     state: &AppState,
     req: Request<B>,
     trace: &mut Trace,
-) -> Result<Response<Full<Bytes>>, ShimError>
-where
-    B: Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
+) -> Answer {
     let config = &state.config;
     // 1. The executor's and the operator's paths: no secret.
     match req.uri().path() {
