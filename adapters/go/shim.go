@@ -390,6 +390,11 @@ func compactJSON(value any) []byte {
 	return bytes.TrimSuffix(out.Bytes(), []byte("\n"))
 }
 
+// Entrypoint is the entry file the shim names under v5 (SHIM_ENTRYPOINT, from OPEN_RUNTIMES_ENTRYPOINT), which
+// Serve removes from the environment with the shim's other settings. A runtime is built from one entry file and
+// serves it whatever this says; a router (like the conformance dispatcher) may look at it.
+func Entrypoint() string { return entrypoint }
+
 // LoadError is the failure of a function that cannot run at all (its setup failed): return it from Main and the
 // execution is a 503 with Message in the errors log, as for an entry file that fails to load.
 type LoadError struct{ Message string }

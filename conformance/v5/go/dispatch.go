@@ -1,11 +1,10 @@
 // Package cases holds the v5 conformance function (main.go) and the entry files some cases start the shim
 // with (noexport.go, throwsatload.go). A compiled runtime is one program, so this test-only Main stands in for
-// loading the entry file the shim names (SHIM_ENTRYPOINT): main.go runs its function, the others fail to load
+// loading the entry file the shim names (shim.Entrypoint()): main.go runs its function, the others fail to load
 // as the kit expects, and any other name is a missing file. A real runtime has one Main.
 package cases
 
 import (
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -13,17 +12,13 @@ import (
 	shim "runtime-shim/shim"
 )
 
-// Read while the package initializes: Serve removes the shim's settings from the environment before it
-// calls Main.
-var entry = os.Getenv("SHIM_ENTRYPOINT")
-
-var stem, _, _ = strings.Cut(path.Base(entry), ".")
-
 // What loading noexport.go prints, once: at the first request (a package's init runs before Serve has moved the
 // protocol off stdout).
 var loadNoExport sync.Once
 
 func Main(ctx *shim.Context) (*shim.Reply, error) {
+	entry := shim.Entrypoint()
+	stem, _, _ := strings.Cut(path.Base(entry), ".")
 	switch stem {
 	case "main":
 		return Actions(ctx)
