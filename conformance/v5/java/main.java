@@ -13,8 +13,12 @@ class Main {
         switch (action == null ? "" : action) {
             case "plaintextResponse":
                 return res.text("Hello World 👋");
-            case "jsonResponse":
-                return res.json(Map.of("json", true, "message", "Developers are awesome."));
+            case "jsonResponse": {
+                Map<String, Object> out = new LinkedHashMap<>(); // in order: the kit compares the text
+                out.put("json", true);
+                out.put("message", "Developers are awesome.");
+                return res.json(out);
+            }
             case "customCharsetResponse":
                 return res.text("ÅÆ", 200, Map.of("content-type", "text/plain; charset=iso-8859-1"));
             case "uppercaseCharsetResponse":
