@@ -280,7 +280,7 @@ public static class Adapter
                 }
                 catch (Exception e)
                 {
-                    var cause = e is TargetInvocationException t ? t.InnerException ?? e : e;
+                    var cause = e is TargetInvocationException invocation ? invocation.InnerException ?? e : e;
                     if (cause is LoadFailure) { code = 503; error = cause.Message; }
                     else error = Describe(cause);
                 }
@@ -413,7 +413,7 @@ public sealed class ContextRequest
     }
 
     /// <summary>BodyJson when the content-type is application/json ({} for an empty body), else BodyText.</summary>
-    public object Body => !jsonBody ? BodyText : raw.Length == 0 ? JsonDocument.Parse("{}").RootElement.Clone() : BodyJson;
+    public object Body => !jsonBody ? BodyText : raw.Length == 0 ? (object)JsonDocument.Parse("{}").RootElement.Clone() : BodyJson;
 }
 
 /// <summary>A reply, as Main returns it.</summary>
