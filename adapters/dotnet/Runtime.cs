@@ -236,7 +236,7 @@ public static class Adapter
         foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => n.StartsWith("SHIM_")).ToList())
             Environment.SetEnvironmentVariable(name, null);
 
-        // The entry class, found as under v1, with a method Main(Context) returning Output or Task<Output>.
+        // The entry class, found as under v1, with a method Main(Context) returning RuntimeOutput or Task<RuntimeOutput>.
         var candidates = Assembly.GetEntryAssembly()!.GetTypes()
             .Select(t => (t, m: t.GetMethod("Main", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance,
                 new[] { typeof(Context) })))
@@ -271,7 +271,7 @@ public static class Adapter
                 object result = null;
                 try
                 {
-                    result = main.Invoke(target, new object[] { new Context(id, ContextRequest.Decode(meta, raw)) });
+                    result = main.Invoke(target, new object[] { new Context(id, RuntimeRequest.Decode(meta, raw)) });
                     if (result is Task task)
                     {
                         task.GetAwaiter().GetResult();
@@ -285,7 +285,7 @@ public static class Adapter
                     else error = Describe(cause);
                 }
                 Console.Out.Flush(); // what the request printed is logged before its reply
-                if (error == null && result != null && result is not Output)
+                if (error == null && result != null && result is not RuntimeOutput)
                     error = $"Main(context) returned a {result.GetType().Name}, not a response: return Context.Res.Text(), .Json(), "
                         + ".Binary(), .Redirect() or .Empty()";
                 if (error != null)
@@ -293,7 +293,7 @@ public static class Adapter
                     head = $"ERR {id} {code}";
                     body = Encoding.UTF8.GetBytes(error);
                 }
-                else if (result is Output reply)
+                else if (result is RuntimeOutput reply)
                 {
                     replyMeta = JsonSerializer.SerializeToUtf8Bytes(reply.Headers.Select(h => new[] { h.Key, h.Value }).ToArray(), JsonOptions);
                     head = $"RES {id} {reply.StatusCode} {replyMeta.Length}";
@@ -317,10 +317,10 @@ public sealed class Context
     internal static string Entry = "";
     readonly string id;
 
-    public ContextRequest Req { get; }
-    public ContextResponse Res { get; } = new();
+    public RuntimeRequest Req { get; }
+    public RuntimeResponse Res { get; } = new();
 
-    internal Context(string id, ContextRequest req)
+    internal Context(string id, RuntimeRequest req)
     {
         this.id = id;
         Req = req;
@@ -354,7 +354,7 @@ public sealed class Context
 }
 
 /// <summary>The request as the shim computed it; the body is decoded only when asked.</summary>
-public sealed class ContextRequest
+public sealed class RuntimeRequest
 {
     public string Method { get; init; } = "";
     public string Scheme { get; init; } = "";
@@ -369,14 +369,14 @@ public sealed class ContextRequest
     bool jsonBody;
     byte[] raw = Array.Empty<byte>();
 
-    internal static ContextRequest Decode(byte[] meta, byte[] raw)
+    internal static RuntimeRequest Decode(byte[] meta, byte[] raw)
     {
         using var doc = JsonDocument.Parse(meta);
         var m = doc.RootElement;
         string Str(string name) => m.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : "";
         Dictionary<string, string> Map(string name) => m.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object
             ? v.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "") : new();
-        return new ContextRequest
+        return new RuntimeRequest
         {
             Method = Str("method"), Scheme = Str("scheme"), Host = Str("host"),
             Port = m.TryGetProperty("port", out var port) && port.ValueKind == JsonValueKind.Number ? port.GetInt32() : 0,
@@ -417,13 +417,13 @@ public sealed class ContextRequest
 }
 
 /// <summary>A reply, as Main returns it.</summary>
-public sealed class Output
+public sealed class RuntimeOutput
 {
     public byte[] Body { get; }
     public int StatusCode { get; }
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; }
 
-    internal Output(byte[] body, int statusCode, IDictionary headers, string name = null, string value = null)
+    internal RuntimeOutput(byte[] body, int statusCode, IDictionary headers, string name = null, string value = null)
     {
         if (statusCode is < 200 or > 599)
             throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "statusCode must be from 200 to 599");
@@ -444,37 +444,37 @@ public sealed class Output
     }
 }
 
-/// <summary>The reply helpers: each returns an Output; a status outside 200..599 throws at your call. Headers are a
+/// <summary>The reply helpers: each returns an RuntimeOutput; a status outside 200..599 throws at your call. Headers are a
 /// dictionary of names to a value, or to a list of values for a header sent once per value (set-cookie).</summary>
-public sealed class ContextResponse
+public sealed class RuntimeResponse
 {
-    internal ContextResponse() { }
+    internal RuntimeResponse() { }
 
     /// <summary>Text; content-type is the shim's default (text/plain) unless the headers give one.</summary>
-    public Output Text(string body, int statusCode = 200, IDictionary headers = null) =>
+    public RuntimeOutput Text(string body, int statusCode = 200, IDictionary headers = null) =>
         new(Encoding.UTF8.GetBytes(body), statusCode, headers);
 
     /// <summary>The JSON of value (System.Text.Json, as Response.Json), content-type application/json.</summary>
-    public Output Json(object value, int statusCode = 200, IDictionary headers = null) =>
+    public RuntimeOutput Json(object value, int statusCode = 200, IDictionary headers = null) =>
         new(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), Adapter.JsonOptions), statusCode, headers,
             "content-type", "application/json");
 
     /// <summary>Bytes as they are.</summary>
-    public Output Binary(byte[] bytes, int statusCode = 200, IDictionary headers = null) =>
+    public RuntimeOutput Binary(byte[] bytes, int statusCode = 200, IDictionary headers = null) =>
         new((byte[])bytes.Clone(), statusCode, headers);
 
     /// <summary>204, no body.</summary>
-    public Output Empty() => new(Array.Empty<byte>(), 204, null);
+    public RuntimeOutput Empty() => new(Array.Empty<byte>(), 204, null);
 
     /// <summary>An empty reply with location: url, 301 unless given.</summary>
-    public Output Redirect(string url, int statusCode = 301, IDictionary headers = null) =>
+    public RuntimeOutput Redirect(string url, int statusCode = 301, IDictionary headers = null) =>
         new(Array.Empty<byte>(), statusCode, headers, "location", url);
 
     /// <summary>Text as given (open-runtimes' older helper).</summary>
-    public Output Send(string body, int statusCode = 200, IDictionary headers = null) => Text(body, statusCode, headers);
+    public RuntimeOutput Send(string body, int statusCode = 200, IDictionary headers = null) => Text(body, statusCode, headers);
 
     /// <summary>Bytes as given (open-runtimes' older helper).</summary>
-    public Output Send(byte[] body, int statusCode = 200, IDictionary headers = null) => Binary(body, statusCode, headers);
+    public RuntimeOutput Send(byte[] body, int statusCode = 200, IDictionary headers = null) => Binary(body, statusCode, headers);
 }
 
 /// <summary>Thrown by a function that cannot run at all (its setup failed): the execution is a 503 with the message

@@ -165,9 +165,9 @@ func call(h Handler, req *Request, res *Response) (failure string) {
 }
 
 // Main is what Serve takes: a v1 function, func(req *Request, res *Response) error, or a v5 one,
-// func(ctx *Context) (*Reply, error).
+// func(ctx *Context) (*RuntimeOutput, error).
 type Main interface {
-	~func(req *Request, res *Response) error | ~func(ctx *Context) (*Reply, error)
+	~func(req *Request, res *Response) error | ~func(ctx *Context) (*RuntimeOutput, error)
 }
 
 // Serve answers requests with main until the shim closes stdin; it never returns. The runtime's build script
@@ -189,7 +189,7 @@ func Serve[F Main](main F) {
 	}
 	if v1 == nil {
 		v1 = func(req *Request, res *Response) error {
-			res.NotFound("Main is func(ctx *shim.Context) (*shim.Reply, error), the v5 API; the v1 contract calls " +
+			res.NotFound("Main is func(ctx *shim.Context) (*shim.RuntimeOutput, error), the v5 API; the v1 contract calls " +
 				"func Main(req *shim.Request, res *shim.Response) error")
 			return nil
 		}
@@ -228,20 +228,20 @@ func Serve[F Main](main F) {
 // the contract's rules to the reply (header names and filtering, content-type and charset, log truncation,
 // log files); here the context is built and bytes move.
 
-// ContextHandler is a v5 function. A returned *Reply is the response; nil and no error is "no response" (a
+// ContextHandler is a v5 function. A returned *RuntimeOutput is the response; nil and no error is "no response" (a
 // 500 with the reason in the errors log); an error or a panic is a 500 with it in the errors log; a *LoadError
 // is a 503, as when the entry file cannot be loaded.
-type ContextHandler func(ctx *Context) (*Reply, error)
+type ContextHandler func(ctx *Context) (*RuntimeOutput, error)
 
 // Context is one v5 execution: the request, the response helpers and the log.
 type Context struct {
-	Req *ContextRequest
-	Res *ContextResponse
+	Req *RuntimeRequest
+	Res *RuntimeResponse
 	id  string
 }
 
-// ContextRequest is the request as the shim computed it, with its raw body.
-type ContextRequest struct {
+// RuntimeRequest is the request as the shim computed it, with its raw body.
+type RuntimeRequest struct {
 	Method      string            `json:"method"`
 	Scheme      string            `json:"scheme"`
 	Host        string            `json:"host"`
@@ -258,17 +258,17 @@ type ContextRequest struct {
 }
 
 // BodyBinary is the request body as it came.
-func (r *ContextRequest) BodyBinary() []byte { return r.body }
+func (r *RuntimeRequest) BodyBinary() []byte { return r.body }
 
 // BodyText is the body as text (bytes that are not UTF-8 are kept as they are).
-func (r *ContextRequest) BodyText() string { return string(r.body) }
+func (r *RuntimeRequest) BodyText() string { return string(r.body) }
 
 // BodyRaw is BodyText (open-runtimes' older name).
-func (r *ContextRequest) BodyRaw() string { return string(r.body) }
+func (r *RuntimeRequest) BodyRaw() string { return string(r.body) }
 
 // BodyJSON parses the body into v as json.Unmarshal does (a json.RawMessage keeps it as it came, key order
 // included). An empty or invalid body is an error.
-func (r *ContextRequest) BodyJSON(v any) error {
+func (r *RuntimeRequest) BodyJSON(v any) error {
 	if err := json.Unmarshal(r.body, v); err != nil {
 		return fmt.Errorf("the request body is not valid JSON: %w", err)
 	}
@@ -277,7 +277,7 @@ func (r *ContextRequest) BodyJSON(v any) error {
 
 // Body is the parsed JSON when the request's content-type is application/json (an empty body is an empty
 // object; numbers are json.Number), else the text.
-func (r *ContextRequest) Body() (any, error) {
+func (r *RuntimeRequest) Body() (any, error) {
 	if !r.JSONBody {
 		return r.BodyText(), nil
 	}
@@ -296,48 +296,48 @@ func (r *ContextRequest) Body() (any, error) {
 	return v, nil
 }
 
-// Reply is a response: what Main returns. The helpers of ContextResponse make one; a header with several
+// RuntimeOutput is a response: what Main returns. The helpers of RuntimeResponse make one; a header with several
 // values (set-cookie) is sent once per value.
-type Reply struct {
+type RuntimeOutput struct {
 	Body       []byte
 	StatusCode int
 	Headers    map[string][]string
 }
 
-// ContextResponse makes replies. Each helper takes an optional status (an int, 200–599) and optional headers
+// RuntimeResponse makes replies. Each helper takes an optional status (an int, 200–599) and optional headers
 // (a map[string]string, or a map[string][]string for a header that repeats), in any order; anything else
 // panics at your call.
-type ContextResponse struct{}
+type RuntimeResponse struct{}
 
 // Text replies with text (content-type text/plain unless the headers give one).
-func (ContextResponse) Text(body string, options ...any) *Reply {
+func (RuntimeResponse) Text(body string, options ...any) *RuntimeOutput {
 	return reply([]byte(body), 200, options)
 }
 
 // JSON replies with the JSON of value (encoding/json, HTML characters not escaped) as application/json.
-func (ContextResponse) JSON(value any, options ...any) *Reply {
+func (RuntimeResponse) JSON(value any, options ...any) *RuntimeOutput {
 	r := reply(compactJSON(value), 200, options)
 	r.set("content-type", "application/json")
 	return r
 }
 
 // Binary replies with bytes as they are.
-func (ContextResponse) Binary(body []byte, options ...any) *Reply {
+func (RuntimeResponse) Binary(body []byte, options ...any) *RuntimeOutput {
 	return reply(append([]byte(nil), body...), 200, options)
 }
 
 // Empty replies 204 with no body.
-func (ContextResponse) Empty() *Reply { return reply(nil, 204, nil) }
+func (RuntimeResponse) Empty() *RuntimeOutput { return reply(nil, 204, nil) }
 
 // Redirect replies 301 (or the status given) with location: url.
-func (ContextResponse) Redirect(url string, options ...any) *Reply {
+func (RuntimeResponse) Redirect(url string, options ...any) *RuntimeOutput {
 	r := reply(nil, 301, options)
 	r.set("location", url)
 	return r
 }
 
 // Send replies with a string or []byte as given (open-runtimes' older helper).
-func (ContextResponse) Send(body any, options ...any) *Reply {
+func (RuntimeResponse) Send(body any, options ...any) *RuntimeOutput {
 	switch b := body.(type) {
 	case string:
 		return reply([]byte(b), 200, options)
@@ -347,8 +347,8 @@ func (ContextResponse) Send(body any, options ...any) *Reply {
 	panic(fmt.Sprintf("ctx.Res.Send takes a string or []byte, not %T", body))
 }
 
-func reply(body []byte, status int, options []any) *Reply {
-	r := &Reply{Body: body, StatusCode: status, Headers: map[string][]string{}}
+func reply(body []byte, status int, options []any) *RuntimeOutput {
+	r := &RuntimeOutput{Body: body, StatusCode: status, Headers: map[string][]string{}}
 	for _, o := range options {
 		switch v := o.(type) {
 		case int:
@@ -371,7 +371,7 @@ func reply(body []byte, status int, options []any) *Reply {
 }
 
 // set gives the header name one value, over any spelling of it the function gave.
-func (r *Reply) set(name, value string) {
+func (r *RuntimeOutput) set(name, value string) {
 	for n := range r.Headers {
 		if strings.EqualFold(n, name) {
 			delete(r.Headers, n)
@@ -447,7 +447,7 @@ func writeLog(id, stream string, values []any) {
 	fmt.Fprintln(os.Stderr, line)
 }
 
-func call5(h ContextHandler, ctx *Context) (r *Reply, failure string, code int) {
+func call5(h ContextHandler, ctx *Context) (r *RuntimeOutput, failure string, code int) {
 	defer func() {
 		if v := recover(); v != nil {
 			r, failure, code = nil, panicText(v), 500
@@ -478,7 +478,7 @@ func serve2(h ContextHandler, in *bufio.Reader, out *os.File) {
 		if !ok {
 			os.Exit(0)
 		}
-		ctx := &Context{Req: &ContextRequest{}, Res: &ContextResponse{}, id: id}
+		ctx := &Context{Req: &RuntimeRequest{}, Res: &RuntimeResponse{}, id: id}
 		if err := json.Unmarshal(meta, ctx.Req); err != nil {
 			fatal("bad request metadata: %v", err)
 		}
@@ -492,13 +492,13 @@ func serve2(h ContextHandler, in *bufio.Reader, out *os.File) {
 		frames.Lock()
 		serving = id
 		frames.Unlock()
-		var r *Reply
+		var r *RuntimeOutput
 		var failure string
 		var code int
 		if h == nil {
 			failure, code = "Function signature invalid. Did you forget to export a 'main' function? (Main is the v1 "+
 				"func(req *shim.Request, res *shim.Response) error; the v5 contract calls func Main(ctx *shim.Context) "+
-				"(*shim.Reply, error))", 503
+				"(*shim.RuntimeOutput, error))", 503
 		} else {
 			r, failure, code = call5(h, ctx)
 		}
@@ -523,7 +523,7 @@ func serve2(h ContextHandler, in *bufio.Reader, out *os.File) {
 	}
 }
 
-func encodeReply(id string, r *Reply) (string, []byte, error) {
+func encodeReply(id string, r *RuntimeOutput) (string, []byte, error) {
 	status := r.StatusCode
 	if status == 0 {
 		status = 200

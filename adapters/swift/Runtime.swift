@@ -1,6 +1,6 @@
 // runtime-shim adapter library for Swift 5.7+ on Linux: `serve(main(req:res:))` answers the shim's requests
 // with your `func main(req: Request, res: Response) throws` (or `async throws`) over adapter protocol 1 (the v1
-// contract), and `serve(main(context:))` with open-runtimes' `func main(context: Context) throws -> Output?` over
+// contract), and `serve(main(context:))` with open-runtimes' `func main(context: Context) throws -> RuntimeOutput?` over
 // adapter protocol 2 (the v5 contract) (docs/adapter-protocol.md), persistently, one at a time. Foundation only; requests come in the `json`
 // encoding. Compiled into the same module as the function (runtimes/swift-*/build.sh).
 import Foundation
@@ -420,8 +420,8 @@ private struct JSONParser {
 
 /// One v5 execution: the request, the reply helpers and the execution's log.
 public final class Context {
-    public let req: ContextRequest
-    public let res = ContextResponse()
+    public let req: RuntimeRequest
+    public let res = RuntimeResponse()
     let id: String
 
     /// The entry file the shim names under v5 (SHIM_ENTRYPOINT, from OPEN_RUNTIMES_ENTRYPOINT), which `serve`
@@ -429,7 +429,7 @@ public final class Context {
     /// serves it whatever this says; a router (like the conformance dispatcher) may look at it.
     public static var entrypoint: String { entry }
 
-    init(_ id: String, _ req: ContextRequest) {
+    init(_ id: String, _ req: RuntimeRequest) {
         self.id = id
         self.req = req
     }
@@ -463,7 +463,7 @@ private func writeLog(_ id: String, _ stream: String, _ values: [Any?]) {
 }
 
 /// The request as the shim computed it; the body is decoded only when asked.
-public final class ContextRequest {
+public final class RuntimeRequest {
     public let method, scheme, host, path, queryString, url: String
     public let port: Int
     /// Names lower-cased; a name sent several times has its values joined with ", ".
@@ -509,56 +509,56 @@ public final class ContextRequest {
 }
 
 /// A reply, as `main` returns it.
-public struct Output {
+public struct RuntimeOutput {
     public let body: Data
     public let statusCode: Int
     public let headers: [(String, String)]
 }
 
-/// The reply helpers: each returns an `Output`; a status outside 200...599 throws. Headers map names to a String,
+/// The reply helpers: each returns an `RuntimeOutput`; a status outside 200...599 throws. Headers map names to a String,
 /// or to an array of Strings for a header sent once per value (set-cookie).
-public final class ContextResponse {
+public final class RuntimeResponse {
     /// Text; content-type is the shim's default (text/plain) unless the headers give one.
-    public func text(_ body: String, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func text(_ body: String, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try output(Data(body.utf8), statusCode, headers, nil)
     }
 
     /// The JSON of `value` (what `res.json` takes, and a JSONValue as it is), content-type application/json.
-    public func json(_ value: Any?, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func json(_ value: Any?, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         var out = ""
         try Response.write(value, &out)
         return try output(Data(out.utf8), statusCode, headers, ("content-type", "application/json"))
     }
 
     /// The JSON of a dictionary literal that mixes value types.
-    public func json(_ value: [String: Any?], _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func json(_ value: [String: Any?], _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try json(value as Any?, statusCode, headers)
     }
 
     /// Bytes as they are.
-    public func binary(_ bytes: Data, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func binary(_ bytes: Data, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try output(bytes, statusCode, headers, nil)
     }
 
     /// 204, no body.
-    public func empty() -> Output { Output(body: Data(), statusCode: 204, headers: []) }
+    public func empty() -> RuntimeOutput { RuntimeOutput(body: Data(), statusCode: 204, headers: []) }
 
     /// An empty reply with location: `url`, 301 unless given.
-    public func redirect(_ url: String, _ statusCode: Int = 301, _ headers: [String: Any] = [:]) throws -> Output {
+    public func redirect(_ url: String, _ statusCode: Int = 301, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try output(Data(), statusCode, headers, ("location", url))
     }
 
     /// Text as given (open-runtimes' older helper).
-    public func send(_ body: String, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func send(_ body: String, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try text(body, statusCode, headers)
     }
 
     /// Bytes as given (open-runtimes' older helper).
-    public func send(_ body: Data, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> Output {
+    public func send(_ body: Data, _ statusCode: Int = 200, _ headers: [String: Any] = [:]) throws -> RuntimeOutput {
         try binary(body, statusCode, headers)
     }
 
-    private func output(_ body: Data, _ statusCode: Int, _ headers: [String: Any], _ own: (String, String)?) throws -> Output {
+    private func output(_ body: Data, _ statusCode: Int, _ headers: [String: Any], _ own: (String, String)?) throws -> RuntimeOutput {
         guard (200...599).contains(statusCode) else { throw RuntimeError("statusCode must be from 200 to 599, not \(statusCode)") }
         var pairs: [(String, String)] = []
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
@@ -570,7 +570,7 @@ public final class ContextResponse {
             }
         }
         if let own = own { pairs.append(own) }
-        return Output(body: body, statusCode: statusCode, headers: pairs)
+        return RuntimeOutput(body: body, statusCode: statusCode, headers: pairs)
     }
 }
 
@@ -583,7 +583,7 @@ public struct LoadFailure: Error, CustomStringConvertible {
 
 /// Serves a v5 `main(context:)` until the shim closes stdin. The runtime's build script writes the `@main` that
 /// calls it.
-public func serve(_ main: @escaping (Context) async throws -> Output?) async -> Never {
+public func serve(_ main: @escaping (Context) async throws -> RuntimeOutput?) async -> Never {
     takeProtocolFds()
     if ProcessInfo.processInfo.environment["SHIM_PROTOCOL"] == "2" { await serve2(main) }
     writeFrame("READY 1 json", Data("swift \(swiftVersion)".utf8))
@@ -594,7 +594,7 @@ public func serve(_ main: @escaping (Context) async throws -> Output?) async -> 
     exit(0)
 }
 
-private func serve2(_ main: ((Context) async throws -> Output?)?) async -> Never {
+private func serve2(_ main: ((Context) async throws -> RuntimeOutput?)?) async -> Never {
     entry = ProcessInfo.processInfo.environment["SHIM_ENTRYPOINT"] ?? ""
     // The function's variables are the process environment; the adapter's settings are not among them.
     for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("SHIM_") { unsetenv(name) }
@@ -602,7 +602,7 @@ private func serve2(_ main: ((Context) async throws -> Output?)?) async -> Never
     var m = 0
     while case let (id, all)? = readRequest(&m) {
         guard let meta = (try? JSONSerialization.jsonObject(with: all.prefix(m))) as? [String: Any] else { fatal("bad request metadata") }
-        let context = Context(id, ContextRequest(meta, Data(all.dropFirst(m))))
+        let context = Context(id, RuntimeRequest(meta, Data(all.dropFirst(m))))
         var head = "ERR \(id) 500", headers = Data(), body = Data()
         frames.lock()
         serving = id
@@ -631,7 +631,7 @@ private func serve2(_ main: ((Context) async throws -> Output?)?) async -> Never
         } else {
             head = "ERR \(id) 503"
             body = Data(("Function signature invalid. Did you forget to export a 'main' function? (main is the v1 "
-                + "main(req:res:); the v5 contract calls func main(context: Context) throws -> Output?)").utf8)
+                + "main(req:res:); the v5 contract calls func main(context: Context) throws -> RuntimeOutput?)").utf8)
         }
         fflush(stdout) // what the request printed is logged before its reply
         frames.lock()

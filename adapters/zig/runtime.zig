@@ -1,6 +1,6 @@
 //! runtime-shim adapter library for Zig 0.14: `serve(main)` answers the shim's requests with your
 //! `pub fn main(req: *const Request, res: *Response) !void` over adapter protocol 1 (the v1 contract), or
-//! open-runtimes' `pub fn main(context: *Context) !?Output` over adapter protocol 2 (the v5 contract) when
+//! open-runtimes' `pub fn main(context: *Context) !?RuntimeOutput` over adapter protocol 2 (the v5 contract) when
 //! SHIM_PROTOCOL is 2 (docs/adapter-protocol.md), persistently, one at a time. Standard library only; requests
 //! come in the `json` encoding (std.json), replies are made with std.json.stringify.
 const std = @import("std");
@@ -179,7 +179,7 @@ pub fn serve(comptime main: anytype) noreturn {
         var res = Response{ .allocator = arena };
         var failure: ?[]const u8 = null;
         if (v5) {
-            res.notFound("main is pub fn main(context: *runtime.Context) !?runtime.Output, the v5 API; the v1 contract " ++
+            res.notFound("main is pub fn main(context: *runtime.Context) !?runtime.RuntimeOutput, the v5 API; the v1 contract " ++
                 "calls pub fn main(req: *const runtime.Request, res: *runtime.Response) !void", .{}) catch {};
         } else {
             const returned = main(&req, &res);
@@ -219,7 +219,7 @@ const Wire2 = struct {
 };
 
 /// `context.req`: the request as the shim computed it, and its raw body. Everything is freed after the reply.
-pub const ContextRequest = struct {
+pub const RuntimeRequest = struct {
     method: []const u8,
     scheme: []const u8,
     host: []const u8,
@@ -236,39 +236,39 @@ pub const ContextRequest = struct {
     raw: []const u8,
     context: *Context,
 
-    pub fn getHeader(self: *const ContextRequest, name: []const u8) ?[]const u8 {
+    pub fn getHeader(self: *const RuntimeRequest, name: []const u8) ?[]const u8 {
         return self.headers.map.get(name);
     }
 
-    pub fn getQuery(self: *const ContextRequest, name: []const u8) ?[]const u8 {
+    pub fn getQuery(self: *const RuntimeRequest, name: []const u8) ?[]const u8 {
         return self.query.map.get(name);
     }
 
     /// The body as it came.
-    pub fn bodyBinary(self: *const ContextRequest) []const u8 {
+    pub fn bodyBinary(self: *const RuntimeRequest) []const u8 {
         return self.raw;
     }
 
     /// The body as text (the same bytes: Zig strings are bytes).
-    pub fn bodyText(self: *const ContextRequest) []const u8 {
+    pub fn bodyText(self: *const RuntimeRequest) []const u8 {
         return self.raw;
     }
 
     /// `bodyText` (open-runtimes' older name).
-    pub fn bodyRaw(self: *const ContextRequest) []const u8 {
+    pub fn bodyRaw(self: *const RuntimeRequest) []const u8 {
         return self.raw;
     }
 
     /// The body parsed as a `std.json.Value` (objects keep their key order; numbers stay as they were written,
     /// `.number_string`). Invalid or empty JSON is an error whose message says so.
-    pub fn bodyJson(self: *const ContextRequest) !std.json.Value {
+    pub fn bodyJson(self: *const RuntimeRequest) !std.json.Value {
         return std.json.parseFromSliceLeaky(std.json.Value, self.context.allocator, self.raw, .{ .parse_numbers = false }) catch |e|
             return self.context.fail("the request body is not valid JSON: {s}", .{@errorName(e)}) catch e;
     }
 
     /// `bodyJson()` when the content-type is application/json (an empty object for an empty body), else the
     /// text as a `.string` value.
-    pub fn body(self: *const ContextRequest) !std.json.Value {
+    pub fn body(self: *const RuntimeRequest) !std.json.Value {
         if (!self.json_body) return .{ .string = self.raw };
         if (self.raw.len == 0) return .{ .object = std.json.ObjectMap.init(self.context.allocator) };
         return self.bodyJson();
@@ -279,7 +279,7 @@ pub const ContextRequest = struct {
 pub const Header = struct { name: []const u8, value: []const u8 };
 
 /// A reply, as `main` returns it.
-pub const Output = struct {
+pub const RuntimeOutput = struct {
     body: []const u8 = "",
     status_code: u16 = 200,
     headers: []const Header = &.{},
@@ -288,42 +288,42 @@ pub const Output = struct {
 /// `context.res`: the reply helpers. `options` is `.{}`, or has `.status` (200..599; another is
 /// error.InvalidStatus) and `.headers`: a struct (`.{ .@"content-type" = "text/html" }`) whose values are
 /// strings, or tuples or slices of strings for a header sent once per value, or a `[]const Header`.
-pub const ContextResponse = struct {
+pub const RuntimeResponse = struct {
     context: *Context,
 
     /// Text (copied); content-type is the shim's default (text/plain) unless the headers give one.
-    pub fn text(self: ContextResponse, body: []const u8, options: anytype) !Output {
+    pub fn text(self: RuntimeResponse, body: []const u8, options: anytype) !RuntimeOutput {
         return self.output(try self.context.allocator.dupe(u8, body), 200, options, null);
     }
 
     /// The JSON of `value` as std.json.stringify writes it, content-type application/json.
-    pub fn json(self: ContextResponse, value: anytype, options: anytype) !Output {
+    pub fn json(self: RuntimeResponse, value: anytype, options: anytype) !RuntimeOutput {
         const body = try std.json.stringifyAlloc(self.context.allocator, value, .{});
         return self.output(body, 200, options, .{ .name = "content-type", .value = "application/json" });
     }
 
     /// Bytes as they are (copied).
-    pub fn binary(self: ContextResponse, bytes: []const u8, options: anytype) !Output {
+    pub fn binary(self: RuntimeResponse, bytes: []const u8, options: anytype) !RuntimeOutput {
         return self.output(try self.context.allocator.dupe(u8, bytes), 200, options, null);
     }
 
     /// 204, no body.
-    pub fn empty(self: ContextResponse) Output {
+    pub fn empty(self: RuntimeResponse) RuntimeOutput {
         _ = self;
         return .{ .status_code = 204 };
     }
 
     /// An empty reply with location: url, 301 unless `.status` says otherwise.
-    pub fn redirect(self: ContextResponse, url: []const u8, options: anytype) !Output {
+    pub fn redirect(self: RuntimeResponse, url: []const u8, options: anytype) !RuntimeOutput {
         return self.output("", 301, options, .{ .name = "location", .value = try self.context.allocator.dupe(u8, url) });
     }
 
     /// Bytes or text as given (open-runtimes' older helper).
-    pub fn send(self: ContextResponse, body: []const u8, options: anytype) !Output {
+    pub fn send(self: RuntimeResponse, body: []const u8, options: anytype) !RuntimeOutput {
         return self.binary(body, options);
     }
 
-    fn output(self: ContextResponse, body: []const u8, default_status: u16, options: anytype, own: ?Header) !Output {
+    fn output(self: RuntimeResponse, body: []const u8, default_status: u16, options: anytype, own: ?Header) !RuntimeOutput {
         const O = @TypeOf(options);
         const status: u16 = if (@hasField(O, "status")) options.status else default_status;
         if (status < 200 or status > 599) {
@@ -366,8 +366,8 @@ fn isString(comptime T: type) bool {
 
 /// One v5 execution: the request, the reply helpers, the execution's log, and an arena freed after the reply.
 pub const Context = struct {
-    req: ContextRequest,
-    res: ContextResponse,
+    req: RuntimeRequest,
+    res: RuntimeResponse,
     allocator: std.mem.Allocator,
     id: []const u8,
     failure: []const u8 = "",
@@ -487,9 +487,9 @@ fn serve2(comptime main: anytype, out: std.fs.File, reader: anytype) noreturn {
             head = std.fmt.bufPrint(&head_buf, "ERR {s} 503", .{id}) catch unreachable;
             body = "Function signature invalid. Did you forget to export a 'main' function? (main is the v1 " ++
                 "pub fn main(req: *const runtime.Request, res: *runtime.Response) !void; the v5 contract calls " ++
-                "pub fn main(context: *runtime.Context) !?runtime.Output)";
+                "pub fn main(context: *runtime.Context) !?runtime.RuntimeOutput)";
         } else {
-            var result: ?Output = null;
+            var result: ?RuntimeOutput = null;
             var failure: ?anyerror = null;
             const returned = main(&context);
             if (@typeInfo(@TypeOf(returned)) == .error_union) {

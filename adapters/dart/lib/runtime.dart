@@ -208,8 +208,8 @@ String entrypoint() => _entrypoint;
 
 /// One v5 execution: the request, the reply helpers and the execution's log.
 class Context {
-  final ContextRequest req;
-  final ContextResponse res = ContextResponse._();
+  final RuntimeRequest req;
+  final RuntimeResponse res = RuntimeResponse._();
   final String _id;
 
   Context._(this._id, this.req);
@@ -243,7 +243,7 @@ void _writeLog(String id, String stream, List<Object?> values) {
 }
 
 /// The request as the shim computed it; the body is decoded only when asked.
-class ContextRequest {
+class RuntimeRequest {
   final String method, scheme, host, path, queryString, url;
   final int port;
 
@@ -253,7 +253,7 @@ class ContextRequest {
   final Uint8List _body;
   final bool _jsonBody;
 
-  ContextRequest._(Map<String, dynamic> m, this._body)
+  RuntimeRequest._(Map<String, dynamic> m, this._body)
       : method = m['method'] as String? ?? '',
         scheme = m['scheme'] as String? ?? '',
         host = m['host'] as String? ?? '',
@@ -288,12 +288,12 @@ class ContextRequest {
 }
 
 /// A reply, as `start` returns it.
-class Output {
+class RuntimeOutput {
   final Uint8List body;
   final int statusCode;
   final List<MapEntry<String, String>> headers = [];
 
-  Output._(List<int> body, this.statusCode, Map<String, Object?>? headers, [MapEntry<String, String>? own])
+  RuntimeOutput._(List<int> body, this.statusCode, Map<String, Object?>? headers, [MapEntry<String, String>? own])
       : body = Uint8List.fromList(body) {
     if (statusCode < 200 || statusCode > 599) {
       throw ArgumentError.value(statusCode, 'statusCode', 'must be from 200 to 599');
@@ -310,32 +310,32 @@ class Output {
   }
 }
 
-/// The reply helpers: each returns an [Output]; a status outside 200..599 throws at your call. Headers map names
+/// The reply helpers: each returns an [RuntimeOutput]; a status outside 200..599 throws at your call. Headers map names
 /// to a value, or to a list of values for a header sent once per value (set-cookie).
-class ContextResponse {
-  ContextResponse._();
+class RuntimeResponse {
+  RuntimeResponse._();
 
   /// Text; content-type is the shim's default (text/plain) unless the headers give one.
-  Output text(String body, [int statusCode = 200, Map<String, Object?>? headers]) =>
-      Output._(utf8.encode(body), statusCode, headers);
+  RuntimeOutput text(String body, [int statusCode = 200, Map<String, Object?>? headers]) =>
+      RuntimeOutput._(utf8.encode(body), statusCode, headers);
 
   /// jsonEncode of [value], content-type application/json.
-  Output json(Object? value, [int statusCode = 200, Map<String, Object?>? headers]) =>
-      Output._(utf8.encode(jsonEncode(value)), statusCode, headers, const MapEntry('content-type', 'application/json'));
+  RuntimeOutput json(Object? value, [int statusCode = 200, Map<String, Object?>? headers]) =>
+      RuntimeOutput._(utf8.encode(jsonEncode(value)), statusCode, headers, const MapEntry('content-type', 'application/json'));
 
   /// Bytes as they are.
-  Output binary(List<int> bytes, [int statusCode = 200, Map<String, Object?>? headers]) =>
-      Output._(bytes, statusCode, headers);
+  RuntimeOutput binary(List<int> bytes, [int statusCode = 200, Map<String, Object?>? headers]) =>
+      RuntimeOutput._(bytes, statusCode, headers);
 
   /// 204, no body.
-  Output empty() => Output._(const [], 204, null);
+  RuntimeOutput empty() => RuntimeOutput._(const [], 204, null);
 
   /// An empty reply with location: [url], 301 unless given.
-  Output redirect(String url, [int statusCode = 301, Map<String, Object?>? headers]) =>
-      Output._(const [], statusCode, headers, MapEntry('location', url));
+  RuntimeOutput redirect(String url, [int statusCode = 301, Map<String, Object?>? headers]) =>
+      RuntimeOutput._(const [], statusCode, headers, MapEntry('location', url));
 
   /// A String or bytes as given (open-runtimes' older helper).
-  Output send(Object body, [int statusCode = 200, Map<String, Object?>? headers]) {
+  RuntimeOutput send(Object body, [int statusCode = 200, Map<String, Object?>? headers]) {
     if (body is String) return text(body, statusCode, headers);
     if (body is List<int>) return binary(body, statusCode, headers);
     throw ArgumentError.value(body, 'body', 'must be a String or a List<int>');
@@ -401,7 +401,7 @@ Future<Never> _serve2(Function start, RandomAccessFile out, _Frames frames, Map<
     final all = frame[1] as Uint8List;
     final m = frame[2] as int;
     final meta = jsonDecode(utf8.decode(Uint8List.sublistView(all, 0, m))) as Map<String, dynamic>;
-    final context = Context._(id, ContextRequest._(meta, Uint8List.sublistView(all, m)));
+    final context = Context._(id, RuntimeRequest._(meta, Uint8List.sublistView(all, m)));
     var head = 'ERR $id 500';
     List<int> replyMeta = const [], body = const [];
     _serving = id;
@@ -414,7 +414,7 @@ Future<Never> _serve2(Function start, RandomAccessFile out, _Frames frames, Map<
         final result = await v5(context);
         if (result == null) {
           head = 'NONE $id';
-        } else if (result is Output) {
+        } else if (result is RuntimeOutput) {
           replyMeta = utf8.encode(jsonEncode([for (final h in result.headers) [h.key, h.value]]));
           head = 'RES $id ${result.statusCode} ${replyMeta.length}';
           body = result.body;

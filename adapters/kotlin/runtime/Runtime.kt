@@ -1,5 +1,5 @@
 // runtime-shim adapter library for Kotlin/JVM: serves the user's top-level `fun main(req: Request, res: Response)`
-// over adapter protocol 1 (the v1 contract), or open-runtimes' `fun main(context: Context): Output?` over
+// over adapter protocol 1 (the v1 contract), or open-runtimes' `fun main(context: Context): RuntimeOutput?` over
 // adapter protocol 2 (the v5 contract) when SHIM_PROTOCOL is 2 (docs/adapter-protocol.md), persistently, one
 // request at a time. Standard library only; requests come in the `kv` encoding. Kotlin 1.3+ on Java 11+.
 //
@@ -105,11 +105,11 @@ private fun quoteJson(s: String, out: StringBuilder) {
     out.append('"')
 }
 
-// ---- The v5 contract's API: `fun main(context: Context): Output?`.
+// ---- The v5 contract's API: `fun main(context: Context): RuntimeOutput?`.
 
 /** One v5 execution: the request, the reply helpers and the execution's log. */
-class Context internal constructor(private val id: String, val req: ContextRequest) {
-    val res = ContextResponse()
+class Context internal constructor(private val id: String, val req: RuntimeRequest) {
+    val res = RuntimeResponse()
 
     /** One line of the logs file: the values joined by one space, strings as they are, others as compact JSON. */
     fun log(vararg values: Any?) = writeLog(id, "log", logLine(values))
@@ -138,7 +138,7 @@ private fun logLine(values: Array<out Any?>) = values.joinToString(" ") { v ->
 }
 
 /** The request as the shim computed it; the body is decoded only when asked. */
-class ContextRequest internal constructor(
+class RuntimeRequest internal constructor(
     fields: Map<String, String>,
     /** Names lower-cased; a name sent several times has its values joined with ", ". */
     val headers: Map<String, String>,
@@ -174,7 +174,7 @@ class ContextRequest internal constructor(
 }
 
 /** A reply, as `main` returns it. */
-class Output internal constructor(val body: ByteArray, val statusCode: Int, headers: Map<String, Any?>?, own: Pair<String, String>?) {
+class RuntimeOutput internal constructor(val body: ByteArray, val statusCode: Int, headers: Map<String, Any?>?, own: Pair<String, String>?) {
     internal val headers = ArrayList<Pair<String, String>>()
 
     init {
@@ -189,29 +189,29 @@ class Output internal constructor(val body: ByteArray, val statusCode: Int, head
 }
 
 /**
- * The reply helpers: each returns an [Output]; a status outside 200..599 throws at your call. Headers map names
+ * The reply helpers: each returns an [RuntimeOutput]; a status outside 200..599 throws at your call. Headers map names
  * to a value, or to a list of values for a header sent once per value (set-cookie).
  */
-class ContextResponse internal constructor() {
+class RuntimeResponse internal constructor() {
     /** Text; content-type is the shim's default (text/plain) unless the headers give one. */
     fun text(body: String, statusCode: Int = 200, headers: Map<String, Any?>? = null) =
-        Output(body.toByteArray(), statusCode, headers, null)
+        RuntimeOutput(body.toByteArray(), statusCode, headers, null)
 
     /** The JSON of [value] (what [Response.json] takes), content-type application/json. */
     fun json(value: Any?, statusCode: Int = 200, headers: Map<String, Any?>? = null) =
-        Output(StringBuilder().also { writeJson(value, it, 0) }.toString().toByteArray(), statusCode, headers,
+        RuntimeOutput(StringBuilder().also { writeJson(value, it, 0) }.toString().toByteArray(), statusCode, headers,
             "content-type" to "application/json")
 
     /** Bytes as they are. */
     fun binary(body: ByteArray, statusCode: Int = 200, headers: Map<String, Any?>? = null) =
-        Output(body.copyOf(), statusCode, headers, null)
+        RuntimeOutput(body.copyOf(), statusCode, headers, null)
 
     /** 204, no body. */
-    fun empty() = Output(ByteArray(0), 204, null, null)
+    fun empty() = RuntimeOutput(ByteArray(0), 204, null, null)
 
     /** An empty reply with location: [url], 301 unless given. */
     fun redirect(url: String, statusCode: Int = 301, headers: Map<String, Any?>? = null) =
-        Output(ByteArray(0), statusCode, headers, "location" to url)
+        RuntimeOutput(ByteArray(0), statusCode, headers, "location" to url)
 
     /** Text as given (open-runtimes' older helper). */
     fun send(body: String, statusCode: Int = 200, headers: Map<String, Any?>? = null) = text(body, statusCode, headers)
@@ -226,7 +226,7 @@ class ContextResponse internal constructor() {
  */
 class LoadFailure(message: String, cause: Throwable? = null) : RuntimeException(message, cause)
 
-/** A JSON parser for [ContextRequest.bodyJson]: the standard library has none. */
+/** A JSON parser for [RuntimeRequest.bodyJson]: the standard library has none. */
 private class JsonParser(private val s: String) {
     private var at = 0
 
@@ -529,7 +529,7 @@ private fun serve2(className: String, input: InputStream, output: OutputStream):
                 }
             }
             System.out.flush() // what the request printed is logged before its reply
-            if (error == null && result != null && result !is Output) {
+            if (error == null && result != null && result !is RuntimeOutput) {
                 error = "main(context) returned a ${result.javaClass.name}, not a response: return context.res.text(), " +
                     ".json(), .binary(), .redirect() or .empty()"
             }
@@ -540,7 +540,7 @@ private fun serve2(className: String, input: InputStream, output: OutputStream):
                 }
                 result == null -> head = "NONE $id"
                 else -> {
-                    val reply = result as Output
+                    val reply = result as RuntimeOutput
                     val headers = ByteArrayOutputStream()
                     for ((name, value) in reply.headers) record(headers, "header", name, value)
                     replyMeta = headers.toByteArray()
@@ -588,7 +588,7 @@ private fun readRequest2(input: InputStream): Triple<String, ByteArray, ByteArra
 }
 
 /** The `kv` metadata of protocol 2: the request's parts, then `header` and `query` records. */
-private fun decode2(meta: ByteArray, body: ByteArray): ContextRequest {
+private fun decode2(meta: ByteArray, body: ByteArray): RuntimeRequest {
     val fields = HashMap<String, String>()
     val headers = LinkedHashMap<String, String>()
     val query = LinkedHashMap<String, String>()
@@ -609,5 +609,5 @@ private fun decode2(meta: ByteArray, body: ByteArray): ContextRequest {
         }
         at = nl + 1 + k + v
     }
-    return ContextRequest(fields, headers, query, body)
+    return RuntimeRequest(fields, headers, query, body)
 }

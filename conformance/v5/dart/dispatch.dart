@@ -10,7 +10,7 @@ import 'throwsatload.dart' as throwsatload;
 
 bool _noexportLoaded = false;
 
-Future<Output?> start(Context context) async {
+Future<RuntimeOutput?> start(Context context) async {
   final entry = entrypoint();
   final stem = entry.split('/').last.split('.').first;
   if (stem == 'main') return cases.start(context);

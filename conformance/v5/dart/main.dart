@@ -4,7 +4,7 @@ import 'dart:typed_data';
 
 import 'package:runtime/runtime.dart';
 
-Future<Output?> start(Context context) async {
+Future<RuntimeOutput?> start(Context context) async {
   final req = context.req;
   final res = context.res;
   final action = req.headers['x-action'];

@@ -8,7 +8,7 @@ class Dispatch
 {
     static bool noExportLoaded;
 
-    public async Task<Output> Main(Context context)
+    public async Task<RuntimeOutput> Main(Context context)
     {
         var entry = Context.Entrypoint;
         switch (System.IO.Path.GetFileName(entry).Split('.')[0])

@@ -3,7 +3,7 @@ using Runtime;
 // The v5 conformance function: does what the request's x-action header names (conformance/v5-actions.md).
 class Actions
 {
-    public async Task<Output> Main(Context context)
+    public async Task<RuntimeOutput> Main(Context context)
     {
         var req = context.Req;
         var res = context.Res;

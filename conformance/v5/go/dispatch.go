@@ -16,7 +16,7 @@ import (
 // protocol off stdout).
 var loadNoExport sync.Once
 
-func Main(ctx *shim.Context) (*shim.Reply, error) {
+func Main(ctx *shim.Context) (*shim.RuntimeOutput, error) {
 	entry := shim.Entrypoint()
 	stem, _, _ := strings.Cut(path.Base(entry), ".")
 	switch stem {

@@ -11,7 +11,7 @@ import (
 )
 
 // The v5 conformance function: does what the request's x-action header names (conformance/v5-actions.md).
-func Actions(ctx *shim.Context) (*shim.Reply, error) {
+func Actions(ctx *shim.Context) (*shim.RuntimeOutput, error) {
 	req, res := ctx.Req, ctx.Res
 	header := func(name, otherwise string) string {
 		if v, ok := req.Headers[name]; ok {

@@ -4,9 +4,9 @@
 // one whose initializer throws; any other name is a missing file). A real runtime has one entry file.
 import runtime.Context
 import runtime.LoadFailure
-import runtime.Output
+import runtime.RuntimeOutput
 
-fun main(context: Context): Output? {
+fun main(context: Context): RuntimeOutput? {
     val entry = Context.entrypoint()
     when (entry.substringBefore('.')) {
         "main" -> return cases.main(context)

@@ -3,9 +3,9 @@ package cases
 
 import java.io.File
 import runtime.Context
-import runtime.Output
+import runtime.RuntimeOutput
 
-fun main(context: Context): Output? {
+fun main(context: Context): RuntimeOutput? {
     val req = context.req
     val res = context.res
     val action = req.headers["x-action"]

@@ -4,7 +4,7 @@
 // missing file. A real runtime has one main.
 private var noexportLoaded = false
 
-func main(context: Context) async throws -> Output? {
+func main(context: Context) async throws -> RuntimeOutput? {
     let entry = Context.entrypoint
     let base = entry.split(separator: "/").last.map(String.init) ?? ""
     switch String(base.split(separator: ".", omittingEmptySubsequences: false).first ?? "") {

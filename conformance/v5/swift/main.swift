@@ -1,7 +1,7 @@
 // The v5 conformance function: does what the request's x-action header names (conformance/v5-actions.md).
 import Foundation
 
-func actions(context: Context) async throws -> Output? {
+func actions(context: Context) async throws -> RuntimeOutput? {
     let req = context.req, res = context.res
     let action = req.headers["x-action"] ?? ""
     switch action {

@@ -10,7 +10,7 @@ const throwsatload = @import("throwsatload.zig");
 
 var loaded_noexport = false;
 
-pub fn main(context: *runtime.Context) !?runtime.Output {
+pub fn main(context: *runtime.Context) !?runtime.RuntimeOutput {
     const entry = runtime.entrypoint();
     const base = std.fs.path.basename(entry);
     const stem = base[0 .. std.mem.indexOfScalar(u8, base, '.') orelse base.len];

@@ -2,7 +2,7 @@
 const std = @import("std");
 const runtime = @import("runtime");
 
-pub fn main(context: *runtime.Context) !?runtime.Output {
+pub fn main(context: *runtime.Context) !?runtime.RuntimeOutput {
     const req = &context.req;
     const res = context.res;
     const action = req.getHeader("x-action") orelse "";
