@@ -49,7 +49,7 @@ public final class Response {
         return status;
     }
 
-    private static void write(Object v, StringBuilder out, int depth) {
+    static void write(Object v, StringBuilder out, int depth) {
         if (depth > 200) throw new IllegalArgumentException("res.json(): nested too deep (a cycle?)");
         if (v instanceof Optional<?> o) v = o.orElse(null);
         if (v == null) {

@@ -1,0 +1,4 @@
+// What loading throwsatload.dart does: it throws.
+void load() {
+  throw Exception('Load failure');
+}
