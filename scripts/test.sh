@@ -77,7 +77,7 @@ for pair in c:cc cpp:g++ rust:cargo go:go java:javac kotlin:kotlinc zig:zig; do
   [ -d "conformance/v5/$lang" ] && kits="v1 v5"
   for kit in $kits; do
     started=$SECONDS
-    if SHIM="$PWD/$STATIC" scripts/conformance-compiled.sh "$lang" "$kit"; then
+    if SHIM="$PWD/$STATIC" bounded 900 scripts/conformance-compiled.sh "$lang" "$kit"; then
       passed=$((passed + 1))
     else
       failed=$((failed + 1))
