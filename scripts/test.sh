@@ -35,6 +35,16 @@ else
   echo "not root on Debian: not installing interpreters or compilers; adapters without one are skipped"
 fi
 
+# The image tests' local base images (a debootstrapped Debian and one image per language: minutes of apt and
+# docker import, little CPU) are made in the background while the Rust suites run; the image step waits for them.
+bases_pid='' bases_log=target/bases.log
+if [[ $(id -u) -eq 0 ]] && docker info >/dev/null 2>&1; then
+  mkdir -p target
+  echo "== local base images for the image tests, in the background (tests/images/bases.sh > $bases_log)"
+  bounded 2400 tests/images/bases.sh >"$bases_log" 2>&1 &
+  bases_pid=$!
+fi
+
 echo "== unit and integration tests (debug build)"
 bounded 1500 cargo test --locked
 
@@ -90,6 +100,14 @@ echo "compiled: $passed kits passed, $failed failed, $skipped languages skipped"
 
 echo "== runtime images: the seed test in Docker (tests/images/run.sh)"
 if docker info >/dev/null 2>&1; then
+  if [ -n "$bases_pid" ]; then
+    started=$SECONDS
+    bases_rc=0
+    wait "$bases_pid" || bases_rc=$?
+    echo "(waited $((SECONDS - started)) s for the base images; their log:)"
+    grep -v -e '^DEPRECATED' -e 'buildx' -e '^ *$' "$bases_log" || true
+    ((bases_rc == 0)) || { echo "tests/images/bases.sh failed (exit $bases_rc)" >&2; exit 1; }
+  fi
   SKIP_MAKE=1 tests/images/run.sh
   echo "== runtime images: the v5 layout, python and node, as the open-runtimes executor uses it (tests/images/v5.sh)"
   SKIP_MAKE=1 tests/images/v5.sh
