@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # Runs the conformance kit against a compiled language's adapter library:
 #
-#   scripts/conformance-compiled.sh <lang>      (c, cpp, rust, go, java, kotlin, zig, dart, swift, dotnet)
+#   scripts/conformance-compiled.sh <lang> [v1|v5]   (c, cpp, rust, go, java, kotlin, zig, dart, swift, dotnet)
 #
 # A compiled runtime serves one function whatever the request's file, but the kit calls a case function per
 # file (seed.<ext>, echo.<ext>, …; missing.<ext> must be 404). So conformance/<lang>/ holds the case functions
 # plus a test-only dispatcher entry (dispatch.<ext>, or Dispatch.java) that picks one by the request file's
 # base name. This script copies that folder to a temp dir, compiles it with runtimes/<lang>-*/build.sh as an
 # image build would, and runs `runtime-shim conformance <tmp>/code/runtime --functions conformance/<lang>`.
+#
+# v5 (the kit of conformance/v5.json, `--protocol v5`): conformance/v5/<lang>/ holds main.<ext> (the case
+# function, in the library's v5 `context` API), noexport.<ext> and throwsatload.<ext> (the load failures the kit
+# starts the shim with), plus the same kind of test-only dispatch entry. The kit names the entry file through
+# OPEN_RUNTIMES_ENTRYPOINT, which the shim hands the runtime as SHIM_ENTRYPOINT; the library gives it to the
+# function (rust `runtime::entrypoint()`, C `runtime_entrypoint()`, …), and the dispatcher serves main, emulates
+# the load failure of the other two, or answers that the file does not exist, as an interpreted adapter would.
+# A real image builds one entry file and serves it whatever the variable says.
 # Exit status: 0 when every case passes, non-zero otherwise (or when the build fails).
 # Env: SHIM (the runtime-shim binary; default target/debug/runtime-shim, built with cargo if need be),
 #      KEEP=1 keeps the temp dir.
 set -euo pipefail
 
-lang=${1:?usage: scripts/conformance-compiled.sh <lang>}
+lang=${1:?usage: scripts/conformance-compiled.sh <lang> [v1|v5]}
+kit=${2:-v1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf 'conformance-compiled: %s\n' "$*" >&2; }
 
-functions=$root/conformance/$lang
+case $kit in
+  v1) functions=$root/conformance/$lang ;;
+  v5) functions=$root/conformance/v5/$lang ;;
+  *) say "unknown kit $kit: v1 or v5"; exit 2 ;;
+esac
 [ -d "$functions" ] || { say "no $functions folder"; exit 2; }
 shopt -s nullglob
 builds=("$root"/runtimes/"$lang"-*/build.sh)
@@ -34,16 +47,16 @@ if [ -z "${SHIM:-}" ]; then
   fi
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/conformance-$lang.XXXXXX")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/conformance-$lang-$kit.XXXXXX")
 if [ "${KEEP:-}" = 1 ]; then say "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 mkdir -p "$tmp/code" "$tmp/work"
 cp -R "$functions/." "$tmp/code/"
 
-say "building $entry with ${builds[0]#"$root"/}"
+say "$kit: building $entry with ${builds[0]#"$root"/}"
 started=$(date +%s)
 if ! CODE_DIR=$tmp/code WORK_DIR=$tmp/work APPWRITE_ENTRYPOINT_NAME=$entry "${builds[0]}"; then
   say "the build failed"
   exit 1
 fi
 say "built in $(($(date +%s) - started)) s; running the kit"
-"$SHIM" conformance "$tmp/code/runtime" --functions "$functions"
+"$SHIM" conformance "$tmp/code/runtime" --protocol "$kit" --functions "$functions"
