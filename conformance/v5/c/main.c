@@ -174,8 +174,9 @@ static struct output *logs(struct context *ctx) {
 }
 
 static struct output *long_logs(struct context *ctx) {
-    ctx_log(ctx, "%.*s", 9000, (char[9001]){[0 ... 8999] = 'A'});
-    ctx_error(ctx, "%.*s", 9000, (char[9001]){[0 ... 8999] = 'B'});
+    static char line[9001];
+    ctx_log(ctx, "%s", (char *)memset(line, 'A', 9000));
+    ctx_error(ctx, "%s", (char *)memset(line, 'B', 9000));
     return ctx_text(ctx, "OK");
 }
 

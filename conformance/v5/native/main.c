@@ -238,8 +238,9 @@ void main_serve(req_t *req, res_t *res) {
         logf_(res, RSHIM_ERROR, "%s %s", "Error1", "[\"e\"]");
         text(res, "");
     } else if (!strcmp(action, "longLogs")) {
-        logf_(res, RSHIM_LOG, "%.*s", 9000, (char[9001]){[0 ... 8999] = 'A'});
-        logf_(res, RSHIM_ERROR, "%.*s", 9000, (char[9001]){[0 ... 8999] = 'B'});
+        static char line[9001];
+        logf_(res, RSHIM_LOG, "%s", (char *)memset(line, 'A', 9000));
+        logf_(res, RSHIM_ERROR, "%s", (char *)memset(line, 'B', 9000));
         text(res, "OK");
     } else if (!strcmp(action, "nativeLogs")) {
         printf("Native log 1\n");
