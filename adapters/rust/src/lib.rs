@@ -687,10 +687,16 @@ impl<R: Returned, E: Debug + 'static> Returned for Result<R, E> {
             Ok(r) => r.into_reply(),
             Err(e) => {
                 let any: &dyn std::any::Any = &e;
-                let unavailable = any.downcast_ref::<Unavailable>().or_else(|| {
-                    any.downcast_ref::<Box<dyn std::error::Error>>()
-                        .and_then(|b| b.downcast_ref::<Unavailable>())
-                });
+                let unavailable = any
+                    .downcast_ref::<Unavailable>()
+                    .or_else(|| {
+                        any.downcast_ref::<Box<dyn std::error::Error>>()
+                            .and_then(|b| b.downcast_ref::<Unavailable>())
+                    })
+                    .or_else(|| {
+                        any.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>()
+                            .and_then(|b| b.downcast_ref::<Unavailable>())
+                    });
                 match unavailable {
                     Some(u) => Err((503, u.0.clone())),
                     None => Err((500, format!("Error: {e:?}"))),
