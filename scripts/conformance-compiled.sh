@@ -16,6 +16,10 @@
 # function (rust `runtime::entrypoint()`, C `runtime_entrypoint()`, …), and the dispatcher serves main, emulates
 # the load failure of the other two, or answers that the file does not exist, as an interpreted adapter would.
 # A real image builds one entry file and serves it whatever the variable says.
+#
+# native (the shared-library ABI of adapters/native/runtime_shim.h): no runtime build step; the case functions of
+# conformance/v5/native/ are compiled with cc into one library and the kit runs it as `native:<lib.so>`
+# (SHIM_NATIVE_LIB), through the shim's own native worker. Only v5 (ABI version 2) has case functions.
 # Exit status: 0 when every case passes, non-zero otherwise (or when the build fails).
 # Env: SHIM (the runtime-shim binary; default target/debug/runtime-shim, built with cargo if need be),
 #      KEEP=1 keeps the temp dir.
@@ -33,6 +37,21 @@ case $kit in
 esac
 [ -d "$functions" ] || { say "no $functions folder"; exit 2; }
 shopt -s nullglob
+if [ "$lang" = native ]; then
+  if [ -z "${SHIM:-}" ]; then
+    SHIM=$root/target/debug/runtime-shim
+    (cd "$root" && cargo build -q) || { say "cargo build failed"; exit 2; }
+  fi
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/conformance-native-$kit.XXXXXX")
+  if [ "${KEEP:-}" = 1 ]; then say "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
+  say "$kit: building $functions/*.c into a shared library with ${CC:-cc}"
+  started=$(date +%s)
+  "${CC:-cc}" -shared -fPIC -O2 -g -Wall -I"$root/adapters/native" "$functions"/*.c -o "$tmp/libfunction.so" \
+    || { say "the build failed"; exit 1; }
+  say "built in $(($(date +%s) - started)) s; running the kit"
+  "$SHIM" conformance "native:$tmp/libfunction.so" --protocol "$kit" --functions "$functions"
+  exit 0 # (a failing kit has exited already: set -e)
+fi
 builds=("$root"/runtimes/"$lang"-*/build.sh)
 [ ${#builds[@]} -eq 1 ] || { say "expected one runtimes/$lang-*/build.sh, found ${#builds[@]}"; exit 2; }
 entries=("$functions"/dispatch.* "$functions"/Dispatch.*)

@@ -74,17 +74,18 @@ else
   bounded 1200 "$STATIC" conformance --all --protocol v5
 fi
 
-echo "== conformance kit, compiled runtimes (built with their runtimes/<lang>-*/build.sh; v5 where conformance/v5/<lang>/ exists)"
+echo "== conformance kit, compiled runtimes (built with their runtimes/<lang>-*/build.sh; v5 where conformance/v5/<lang>/ exists) and the native ABI"
 passed=0 failed=0 skipped=0
-for pair in c:cc cpp:g++ rust:cargo go:go java:javac kotlin:kotlinc zig:zig; do
+for pair in c:cc cpp:g++ rust:cargo go:go java:javac kotlin:kotlinc zig:zig native:cc; do
   lang=${pair%%:*} tool=${pair#*:}
   if ! command -v "$tool" >/dev/null 2>&1 && [[ ${CI:-} != true ]]; then
     echo "SKIP $lang: $tool is not installed (scripts/install-compilers.sh installs it)"
     skipped=$((skipped + 1))
     continue
   fi
-  kits=v1
-  [ -d "conformance/v5/$lang" ] && kits="v1 v5"
+  kits=""
+  [ -d "conformance/$lang" ] && kits="v1"
+  [ -d "conformance/v5/$lang" ] && kits="$kits v5"
   for kit in $kits; do
     started=$SECONDS
     if SHIM="$PWD/$STATIC" bounded 900 scripts/conformance-compiled.sh "$lang" "$kit"; then

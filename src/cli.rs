@@ -28,9 +28,9 @@ Usage:
       SHIM_LOGS_DIR or a temporary folder. Prints a curl line to try it.
 
   runtime-shim conformance <adapter> [--protocol v1|v5] [--functions DIR] [--interpreter CMD] [--json]
-      Run the standard conformance cases of a contract against an adapter (a bundled name or the path of
-      an executable) through a real shim, with the language's case functions (conformance/<adapter>/, or
-      conformance/v5/<adapter>/, by default). Prints a pass/fail table with each failure's reason; exits 1
+      Run the standard conformance cases of a contract against an adapter (a bundled name, the path of
+      an executable, or native:<lib.so> for a library of the native ABI) through a real shim, with the
+      language's case functions (conformance/<adapter>/, or conformance/v5/<adapter>/, by default). Prints a pass/fail table with each failure's reason; exits 1
       if any case fails.
 
   runtime-shim conformance --all [--require-all] [--protocol v1|v5]

@@ -1,5 +1,6 @@
-// runtime-shim adapter library for C++17 (POSIX): ::main() serves runtime::main over adapter protocol 1
-// (docs/adapter-protocol.md), persistent, one request at a time. Requests come in the `kv` encoding.
+// runtime-shim adapter library for C++17 (POSIX): ::main() serves runtime::main(req, res) over adapter protocol
+// 1, or runtime::main(context) over protocol 2 (docs/adapter-protocol.md), persistent, one request at a time.
+// Requests come in the `kv` encoding.
 //
 // Where a stack trace comes from: the build links with -Wl,--wrap=__cxa_throw, so every `throw` in the
 // user's code passes through __wrap___cxa_throw below, which records the return addresses. When
@@ -11,6 +12,8 @@
 #include <execinfo.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <strings.h>
 
 #include <cerrno>
 #include <cmath>
@@ -120,6 +123,140 @@ std::string Json::dump() const {
     return out;
 }
 
+// ---- JSON text to a Json ----
+
+struct Parser {
+    std::string_view s;
+    size_t i = 0;
+
+    [[noreturn]] void fail(const char *what) const {
+        throw std::invalid_argument("invalid JSON at byte " + std::to_string(i) + ": " + what);
+    }
+    void ws() {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
+    }
+    bool eat(std::string_view word) {
+        if (s.substr(i, word.size()) != word) return false;
+        i += word.size();
+        return true;
+    }
+    unsigned hex4() {
+        if (i + 4 > s.size()) fail("bad \\u escape");
+        unsigned code = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = s[i++];
+            code = code * 16 + (c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : (fail("bad \\u escape"), 0));
+        }
+        return code;
+    }
+    std::string string() {
+        std::string out;
+        for (i++;;) {
+            if (i >= s.size()) fail("unterminated string");
+            unsigned char c = static_cast<unsigned char>(s[i++]);
+            if (c == '"') return out;
+            if (c < 0x20) fail("a control character in a string");
+            if (c != '\\') { out += static_cast<char>(c); continue; }
+            if (i >= s.size()) fail("unterminated string");
+            char e = s[i++];
+            unsigned code;
+            switch (e) {
+                case '"': case '\\': case '/': out += e; continue;
+                case 'b': out += '\b'; continue;
+                case 'f': out += '\f'; continue;
+                case 'n': out += '\n'; continue;
+                case 'r': out += '\r'; continue;
+                case 't': out += '\t'; continue;
+                case 'u': code = hex4(); break;
+                default: fail("bad escape");
+            }
+            if (code >= 0xD800 && code < 0xDC00) {
+                if (!eat("\\u")) fail("a lone surrogate");
+                unsigned low = hex4();
+                if (low < 0xDC00 || low >= 0xE000) fail("a lone surrogate");
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            } else if (code >= 0xDC00 && code < 0xE000) fail("a lone surrogate");
+            if (code < 0x80) out += static_cast<char>(code);
+            else if (code < 0x800) out += static_cast<char>(0xC0 | code >> 6), out += static_cast<char>(0x80 | (code & 0x3F));
+            else if (code < 0x10000) out += static_cast<char>(0xE0 | code >> 12), out += static_cast<char>(0x80 | (code >> 6 & 0x3F)), out += static_cast<char>(0x80 | (code & 0x3F));
+            else out += static_cast<char>(0xF0 | code >> 18), out += static_cast<char>(0x80 | (code >> 12 & 0x3F)), out += static_cast<char>(0x80 | (code >> 6 & 0x3F)), out += static_cast<char>(0x80 | (code & 0x3F));
+        }
+    }
+    Json number() {
+        size_t start = i;
+        auto digits = [&] { size_t from = i; while (i < s.size() && s[i] >= '0' && s[i] <= '9') i++; return i - from; };
+        eat("-");
+        size_t int_start = i, n = digits();
+        if (n == 0 || (n > 1 && s[int_start] == '0')) fail("not a JSON value");
+        bool integer = true;
+        if (eat(".")) {
+            integer = false;
+            if (!digits()) fail("expected digits after '.'");
+        }
+        if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+            integer = false, i++;
+            if (!eat("+")) eat("-");
+            if (!digits()) fail("expected digits in the exponent");
+        }
+        std::string text(s.substr(start, i - start));
+        if (integer && n < 19) return Json(std::stoll(text));
+        return Json(std::strtod(text.c_str(), nullptr));
+    }
+    Json value(int depth) {
+        if (depth > 512) fail("nested too deeply");
+        ws();
+        if (i >= s.size()) fail("unexpected end of the text");
+        char c = s[i];
+        if (c == '{') {
+            i++;
+            Json::Object members;
+            ws();
+            if (!eat("}")) for (;;) {
+                ws();
+                if (i >= s.size() || s[i] != '"') fail("expected a string key");
+                std::string key = string();
+                ws();
+                if (!eat(":")) fail("expected ':'");
+                Json v = value(depth + 1);
+                members.emplace_back(std::move(key), std::move(v));
+                ws();
+                if (eat("}")) break;
+                if (!eat(",")) fail("expected ',' or '}'");
+            }
+            Json j = Json::object();
+            j.value_ = std::move(members);
+            return j;
+        }
+        if (c == '[') {
+            i++;
+            Json::Array items;
+            ws();
+            if (!eat("]")) for (;;) {
+                items.push_back(value(depth + 1));
+                ws();
+                if (eat("]")) break;
+                if (!eat(",")) fail("expected ',' or ']'");
+            }
+            Json j = Json::array();
+            j.value_ = std::move(items);
+            return j;
+        }
+        if (c == '"') return Json(string());
+        if (eat("true")) return Json(true);
+        if (eat("false")) return Json(false);
+        if (eat("null")) return Json(nullptr);
+        return number();
+    }
+};
+
+Json Json::parse(std::string_view text) {
+    Parser p{text};
+    Json value = p.value(0);
+    p.ws();
+    if (p.i != text.size()) p.fail("unexpected text after the JSON value");
+    return value;
+}
+
 static int checked(int status) {
     if (status < 200 || status > 599) throw std::invalid_argument("status must be from 200 to 599, not " + std::to_string(status));
     return status;
@@ -135,6 +272,48 @@ void Response::json(const Json &value, int status) {
 
 void Response::not_found(std::string message) {
     kind_ = NotFound, body_ = std::move(message);
+}
+
+// ---- the v5 reply ----
+
+std::optional<std::string> RuntimeRequest::header(const std::string &name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+static bool is_content_type(const std::string &name) { return strcasecmp(name.c_str(), "content-type") == 0; }
+
+static RuntimeOutput output(std::string body, int status, Headers given, Headers own = {}) {
+    RuntimeOutput out{checked(status), std::move(own), std::move(body), true};
+    for (auto &h : given) {
+        if (is_content_type(h.first)) {  // the function's content-type wins over json's
+            Headers kept;
+            for (auto &o : out.headers) if (!is_content_type(o.first)) kept.push_back(o);
+            out.headers = std::move(kept);
+        }
+        out.headers.push_back(std::move(h));
+    }
+    return out;
+}
+
+RuntimeOutput RuntimeResponse::text(std::string_view body, int status, Headers headers) const {
+    return output(std::string(body), status, std::move(headers));
+}
+RuntimeOutput RuntimeResponse::binary(std::string_view bytes, int status, Headers headers) const {
+    return output(std::string(bytes), status, std::move(headers));
+}
+RuntimeOutput RuntimeResponse::binary(const std::vector<unsigned char> &bytes, int status, Headers headers) const {
+    return output(std::string(bytes.begin(), bytes.end()), status, std::move(headers));
+}
+RuntimeOutput RuntimeResponse::send(std::string_view body, int status, Headers headers) const {
+    return output(std::string(body), status, std::move(headers));
+}
+RuntimeOutput RuntimeResponse::json(const Json &value, int status, Headers headers) const {
+    return output(value.dump(), status, std::move(headers), {{"content-type", "application/json"}});
+}
+RuntimeOutput RuntimeResponse::empty() const { return output("", 204, {}); }
+RuntimeOutput RuntimeResponse::redirect(std::string url, int status, Headers headers) const {
+    return output("", status, std::move(headers), {{"location", std::move(url)}});
 }
 
 // ---- where the last exception was thrown ----
@@ -216,8 +395,13 @@ struct Loop {
         return n > 0;
     }
 
-    // "REQ <id> <N>\n" and the body; false on EOF between frames.
+    // "REQ <id> <N>\n" (protocol 2: "REQ <id> <M> <N>\n", meta = M; else meta = N) and the body; false on
+    // EOF between frames.
     bool read_request(std::string &id, std::string &body) {
+        size_t meta;
+        return read_request(id, body, meta);
+    }
+    bool read_request(std::string &id, std::string &body, size_t &meta) {
         std::string line;
         for (;;) {
             if (at == len && !fill()) {
@@ -236,6 +420,13 @@ struct Loop {
             || size.empty() || size.size() > 15 || size.find_first_not_of("0123456789") != std::string::npos || (size[0] == '0' && size.size() > 1))
             fatal("bad request header: " + line);
         body.resize(std::stoull(size));
+        meta = body.size();
+        if (last != space) {  // a middle token: the metadata's length
+            std::string m = line.substr(space + 1, last - space - 1);
+            if (m.empty() || m.size() > 15 || m.find_first_not_of("0123456789") != std::string::npos || std::stoull(m) > body.size())
+                fatal("bad request header: " + line);
+            meta = std::stoull(m);
+        }
         for (size_t got = 0; got < body.size();) {
             if (at == len && !fill()) fatal("input ended inside a request body");
             size_t n = std::min(len - at, body.size() - got);
@@ -285,6 +476,86 @@ struct Loop {
         return out;
     }
 
+    static void records(const std::string &body, size_t end, void (*each)(void *, const std::string &, std::string, std::string), void *to) {
+        for (size_t at = 0; at < end;) {
+            size_t nl = body.find('\n', at);
+            char tag[16];
+            size_t k, v;
+            if (nl == std::string::npos || std::sscanf(body.substr(at, nl - at).c_str(), "%15s %zu %zu", tag, &k, &v) != 3
+                || nl + 1 + k + v > end)
+                fatal("bad request record");
+            each(to, tag, body.substr(nl + 1, k), body.substr(nl + 1 + k, v));
+            at = nl + 1 + k + v;
+        }
+    }
+
+    static void record(std::string &out, const char *tag, const std::string &key, const std::string &value) {
+        out += std::string(tag) + " " + std::to_string(key.size()) + " " + std::to_string(value.size()) + "\n" + key + value;
+    }
+
+    void serve_v5() {
+        std::string id, body, info = std::string("cpp g++ ") + __VERSION__;
+        write_frame("READY 2 kv", info);
+        size_t meta;
+        while (read_request(id, body, meta)) {
+            Context context;
+            context.id = id;
+            records(body, meta, [](void *to, const std::string &t, std::string key, std::string value) {
+                RuntimeRequest &req = *static_cast<RuntimeRequest *>(to);
+                if (t == "header") req.headers[key] = std::move(value);
+                else if (t == "query") req.query[key] = std::move(value);
+                else if (t == "method") req.method = std::move(value);
+                else if (t == "scheme") req.scheme = std::move(value);
+                else if (t == "host") req.host = std::move(value);
+                else if (t == "port") req.port = std::atoi(value.c_str());
+                else if (t == "path") req.path = std::move(value);
+                else if (t == "query_string") req.query_string = std::move(value);
+                else if (t == "url") req.url = std::move(value);
+                else if (t == "json_body") req.json_body = value == "1";
+                else if (t == "timeout_ms") req.timeout_ms = std::atoll(value.c_str());
+                else if (t == "deadline_ms") req.deadline_ms = std::atoll(value.c_str());
+            }, &context.req);
+            context.req.raw = body.substr(meta);
+            std::string().swap(body);
+            RuntimeOutput out;
+            std::string failure;
+            bool unavailable = false;
+            thrown = nullptr;
+            try {
+                auto v5 = static_cast<RuntimeOutput (*)(Context &)>(&runtime::main);
+                if (!v5) throw Unavailable("Function signature invalid. Did you forget to export a 'main' function?");
+                out = v5(context);
+            } catch (const Unavailable &e) {
+                failure = e.what(), unavailable = true;
+            } catch (const std::exception &e) {
+                failure = describe(typeid(e).name(), e.what(), dynamic_cast<const void *>(&e));
+            } catch (...) {
+                auto *type = abi::__cxa_current_exception_type();
+                failure = describe(type ? type->name() : "unknown", "(not a std::exception)", thrown);
+            }
+            std::cout.flush(), std::fflush(stdout), std::fflush(stderr);  // printed lines are logged before the reply
+            if (!failure.empty() || unavailable) write_frame("ERR " + id + (unavailable ? " 503" : " 500"), failure);
+            else if (!out.returned) write_frame("NONE " + id, "");
+            else {
+                std::string headers;
+                for (auto &h : out.headers) record(headers, "header", h.first, h.second);
+                std::string head = "RES " + id + " " + std::to_string(out.status) + " " + std::to_string(headers.size());
+                size_t n = headers.size() + out.body.size();
+                std::string frame = head + " " + std::to_string(n) + "\n";
+                write_all(frame), write_all(headers), write_all(out.body);
+            }
+        }
+    }
+
+    static void write_all(const std::string &data) {
+        for (size_t done = 0; done < data.size();) {
+            ssize_t n = ::write(proto_out, data.data() + done, data.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) fatal("cannot write to the shim");
+            done += static_cast<size_t>(n);
+        }
+    }
+
     void serve() {
         std::string id, body, info = std::string("cpp g++ ") + __VERSION__;
         write_frame("READY 1 kv", info);
@@ -310,9 +581,44 @@ struct Loop {
     }
 };
 
+static std::string entry_file;
+
+const std::string &entrypoint() { return entry_file; }
+
+void Context::write_log(const char *stream, std::initializer_list<Json> pieces) {
+    std::string line;
+    for (const Json &piece : pieces) {
+        if (!line.empty()) line += ' ';
+        if (auto *s = piece.as_string()) line += *s;
+        else line += piece.dump();
+    }
+    std::cout.flush(), std::fflush(stdout);  // native output printed before stays before
+    Loop::write_frame("LOG " + id + " " + stream, line);
+}
+
 }  // namespace runtime
 
+extern char **environ;
+
 int main() {
+    bool v5 = std::getenv("SHIM_PROTOCOL") && std::string(std::getenv("SHIM_PROTOCOL")) == "2";
+    bool has_v1 = static_cast<void (*)(const runtime::Request &, runtime::Response &)>(&runtime::main) != nullptr;
+    bool has_v5 = static_cast<runtime::RuntimeOutput (*)(runtime::Context &)>(&runtime::main) != nullptr;
+    if (!v5 && !has_v1)
+        runtime::fatal(has_v5 ? "this function is written for the v5 context API (runtime::main(context)); the shim expects adapter protocol 1: serve it with SHIM_PROTOCOL=v5"
+                              : "the function defines neither runtime::main(req, res) nor runtime::main(context)");
+    if (v5 && !has_v5 && has_v1)
+        runtime::fatal("this function is written for the v1 API (runtime::main(req, res)); the shim expects adapter protocol 2: serve it with the v1 contract");
+    if (v5) {
+        const char *entry = std::getenv("SHIM_ENTRYPOINT");
+        runtime::entry_file = entry ? entry : "";
+        // The function's variables are the process environment, less the shim's own settings.
+        for (size_t i = 0; environ[i];) {
+            std::string e = environ[i];
+            if (e.compare(0, 5, "SHIM_")) i++;
+            else unsetenv(e.substr(0, e.find('=')).c_str());
+        }
+    }
     // The protocol owns fds 0 and 1: keep private copies (closed in children), then point fd 1 at stderr and
     // fd 0 at /dev/null, so std::cout, printf, libraries and child processes can neither write nor read a frame.
     runtime::proto_out = fcntl(1, F_DUPFD_CLOEXEC, 3);
@@ -323,6 +629,7 @@ int main() {
     close(null);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines reach the log as they are printed
     static runtime::Loop loop;
-    loop.serve();
+    if (v5) loop.serve_v5();
+    else loop.serve();
     return 0;
 }

@@ -138,6 +138,15 @@ pub fn run_all(require_all: bool, protocol: crate::contract::Contract) -> bool {
     failed == 0
 }
 
+/// How the shim under test is told what to run: `native:<lib.so>` is a shared library of the native ABI
+/// (`SHIM_NATIVE_LIB`), anything else an adapter (`SHIM_ADAPTER`).
+fn adapter_variable(adapter: &str) -> (&'static str, &str) {
+    match adapter.strip_prefix("native:") {
+        Some(lib) => ("SHIM_NATIVE_LIB", lib),
+        None => ("SHIM_ADAPTER", adapter),
+    }
+}
+
 /// One case's result.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -158,7 +167,7 @@ pub fn run(options: &Options) -> Result<Vec<Outcome>, String> {
     let key = crate::config::random_hex(16);
     let env = [
         ("APPWRITE_INTERNAL_RUNTIME_KEY", key.as_str()),
-        ("SHIM_ADAPTER", options.adapter.as_str()),
+        adapter_variable(&options.adapter),
         ("SHIM_CODE_PATH", &functions.to_string_lossy()),
         ("SHIM_WORKERS", "1"),
         ("SHIM_MAX_TIMEOUT", "60"),

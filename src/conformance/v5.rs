@@ -243,7 +243,7 @@ fn start(
     let workers = workers.to_string();
     let mut all: Vec<(&str, &str)> = vec![
         ("SHIM_PROTOCOL", "v5"),
-        ("SHIM_ADAPTER", &options.adapter),
+        super::adapter_variable(&options.adapter),
         ("OPEN_RUNTIMES_SECRET", &secret),
         ("OPEN_RUNTIMES_ENTRYPOINT", entry),
         ("OPEN_RUNTIMES_ENV", "production"),

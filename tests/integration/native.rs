@@ -158,3 +158,72 @@ fn bad_libraries_are_startup_errors_naming_library_and_symbol() {
         }
     }
 }
+
+/// Builds every C file of `folder` into one temporary library.
+fn c_library_of(folder: &str, name: &str) -> PathBuf {
+    let out = temp_path(&format!("lib{name}.so"));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(repo().join(folder))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-I"])
+        .arg(repo().join("adapters/native"))
+        .arg("-o")
+        .arg(&out)
+        .args(&sources)
+        .status()
+        .expect("a C compiler (cc) is needed for the native tests");
+    assert!(status.success(), "cc failed for {folder}");
+    out
+}
+
+#[test]
+fn abi_2_passes_the_v5_kit_through_the_native_worker() {
+    let lib = c_library_of("conformance/v5/native", "v5native");
+    let cases: serde_json::Value =
+        serde_json::from_str(runtime_shim::conformance::v5::CASES).unwrap();
+    let n = cases["cases"].as_array().unwrap().len();
+    let adapter = format!("native:{}", lib.display());
+    let functions = repo().join("conformance/v5/native");
+    let out = spawn_raw(
+        &[
+            "conformance",
+            &adapter,
+            "--protocol",
+            "v5",
+            "--functions",
+            &functions.to_string_lossy(),
+        ],
+        &[],
+    )
+    .wait_with_output()
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains(&format!("{n} passed, 0 failed")), "{said}");
+}
+
+#[test]
+fn a_library_of_the_other_abi_version_says_which_contract_it_needs() {
+    let v1 = c_library("examples/native-c/seed.c", None);
+    let v2 = c_library_of("conformance/v5/native", "v5mismatch");
+    for (lib, protocol, expect) in [
+        (&v1, "v5", "implements native ABI 1"),
+        (&v2, "v1", "implements native ABI 2"),
+    ] {
+        let lib = lib.to_string_lossy().into_owned();
+        let shim = Shim::start(&[
+            ("SHIM_PROTOCOL", protocol),
+            ("SHIM_NATIVE_LIB", &lib),
+            ("OPEN_RUNTIMES_ENTRYPOINT", "main.c"),
+        ]);
+        wait_for(Duration::from_secs(10), expect, || {
+            shim.logs().iter().any(|l| l.contains(expect)).then_some(())
+        });
+        assert_eq!(shim.get("/_/ready").status, 503, "never ready");
+    }
+}

@@ -1,4 +1,4 @@
-//! The runtime-shim native ABI (version 1, `adapters/native/runtime_shim.h`), for Rust.
+//! The runtime-shim native ABI (versions 1 and 2, `adapters/native/runtime_shim.h`), for Rust.
 //!
 //! The [`abi`] module is the C layout, shared with the shim itself, which loads the library. Function authors
 //! use [`Request`], [`Response`] and [`export!`]:
@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-/// The C layout of the ABI.
+/// The C layout of the ABI (version 2's structs too; the wrappers below are version 1's).
 pub mod abi {
     use std::ffi::c_void;
 
@@ -81,6 +81,58 @@ pub mod abi {
         pub json: SendFn,
         pub fail: FailFn,
     }
+
+    /// Version 2 (the v5 contract): `rshim_serve(const rshim_request_v2 *, rshim_response_v2 *)`.
+    pub const VERSION_2: u32 = 2;
+    pub const SERVE_SYMBOL: &[u8] = b"rshim_serve";
+    pub const LOG: i32 = 0;
+    pub const ERROR: i32 = 1;
+
+    #[repr(C)]
+    pub struct RequestV2 {
+        pub version: u32,
+        pub size: u32,
+        pub method: Bytes,
+        pub scheme: Bytes,
+        pub host: Bytes,
+        pub port: u32,
+        pub path: Bytes,
+        pub query_string: Bytes,
+        pub url: Bytes,
+        pub query: *const Pair,
+        pub query_len: usize,
+        pub headers: *const Pair,
+        pub headers_len: usize,
+        pub body: Bytes,
+        pub json_body: u32,
+        pub timeout_ms: u64,
+        pub deadline_ms: u64,
+        pub entrypoint: Bytes,
+    }
+
+    pub type StatusFn = extern "C" fn(res: *mut ResponseV2, status: u16);
+    pub type HeaderFn = extern "C" fn(
+        res: *mut ResponseV2,
+        name: *const u8,
+        name_len: usize,
+        value: *const u8,
+        value_len: usize,
+    );
+    pub type BytesFn = extern "C" fn(res: *mut ResponseV2, data: *const u8, len: usize);
+    pub type LogFn = extern "C" fn(res: *mut ResponseV2, stream: i32, line: *const u8, len: usize);
+
+    #[repr(C)]
+    pub struct ResponseV2 {
+        pub state: *mut c_void,
+        pub set_status: StatusFn,
+        pub add_header: HeaderFn,
+        pub write_body: BytesFn,
+        pub log: LogFn,
+        pub fail: BytesFn,
+        pub unavailable: BytesFn,
+    }
+
+    pub type ServeFn = unsafe extern "C" fn(req: *const RequestV2, res: *mut ResponseV2);
 
     pub type VersionFn = unsafe extern "C" fn() -> u32;
     pub type HandleFn = unsafe extern "C" fn(req: *const Request, res: *mut Response);
