@@ -843,6 +843,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn version_1_accepts_log_frames_but_not_the_other_version_2_frames() {
+        let frames = read_all(b"READY 1 json 0\nLOG 5 log 3\nabcNONE 5 0\n", 1024).await;
+        assert!(
+            matches!(&frames[1], Ok(Frame::Log { id, line, .. }) if id == "5" && line == b"abc"),
+            "{frames:?}"
+        );
+        assert!(
+            matches!(&frames[2], Err(e) if e.contains("expected a frame header (READY, RES, ERR or LOG)"))
+        );
+    }
+
+    #[tokio::test]
     async fn header_length_is_bounded() {
         let mut long = vec![b'x'; MAX_HEADER - 1];
         long.push(b'\n');

@@ -242,6 +242,26 @@ fn an_error_after_the_reply_does_not_fail_the_next_execution() {
     });
 }
 
+/// Class 8, the other way round: an exception nobody handles from the running execution's own timer fails that
+/// execution at once (before, it ended the adapter), and the adapter goes on serving.
+#[test]
+fn an_unhandled_error_of_the_running_execution_fails_only_it() {
+    each(&[NODE, BUN], |u| {
+        let (status, body, failed) = u.call("throw-own");
+        assert_eq!(status, 500, "{}: {body}", u.what());
+        if u.contract == Contract::V1 {
+            assert!(body.contains("own failure"), "{}: {body}", u.what());
+        }
+        let next = u.ok("ping", "pong");
+        assert_eq!(
+            failed["pid"],
+            next["pid"],
+            "{}: the adapter was replaced",
+            u.what()
+        );
+    });
+}
+
 /// Class 9: a child that forks and returns through the adapter never writes a frame: the parent's reply is the
 /// execution's, and the next execution gets its own.
 #[test]
