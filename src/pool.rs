@@ -531,6 +531,9 @@ async fn run(
         });
         return None;
     }
+    // What the adapter printed while idle (a leftover of the last execution) is logged under no request, not
+    // under this one.
+    take_stderr(worker).await;
     {
         let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
         current.id = Arc::from(job.id.as_str());
@@ -573,22 +576,13 @@ async fn run(
             _ = stopped(stop) => Outcome::Stopped,
         }
     };
-    if collect {
-        // Everything the execution printed before its reply is in the stderr pipe by now: take it, so that no
-        // line is lost or given to the next execution.
-        let (ack, acked) = oneshot::channel();
-        if worker.flush.send(ack).await.is_ok() {
-            // Bounded, so a stalled reader never holds the reply; generous, so a loaded machine loses no line.
-            let _ = tokio::time::timeout(Duration::from_secs(3), acked).await;
-        }
-    }
+    // Everything the execution printed before its reply is in the stderr pipe by now: take it, so that no line
+    // is lost or given to the next execution. What comes after the reply is no request's.
+    take_stderr(worker).await;
     let native = {
         let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
-        let native = current.native.take();
-        if collect {
-            current.id = Arc::from("-");
-        }
-        native
+        current.id = Arc::from("-");
+        current.native.take()
     };
     if let (Some(logs), Some((native, _))) = (logs.as_mut(), native) {
         logs.native = native.native;
@@ -772,6 +766,15 @@ async fn judge(
 
 /// How long a broken stream waits for the adapter's exit, to say how it ended.
 const EXIT_SETTLE: Duration = Duration::from_millis(200);
+
+/// Has the stderr reader take every line already in the pipe, under the execution it belongs to now.
+async fn take_stderr(worker: &Worker) {
+    let (ack, acked) = oneshot::channel();
+    if worker.flush.send(ack).await.is_ok() {
+        // Bounded, so a stalled reader never holds a request; generous, so a loaded machine loses no line.
+        let _ = tokio::time::timeout(Duration::from_secs(3), acked).await;
+    }
+}
 
 /// How one request's exchange with an adapter failed.
 enum Failure {

@@ -624,7 +624,9 @@ fn parse_header(line: &[u8], version: u32) -> Result<(Header<'_>, u64), Protocol
             Header::Response(valid_id(id, line)?, status(code)?, number(meta)?)
         }
         ["NONE", id, _] if version >= VERSION_2 => Header::NoResponse(valid_id(id, line)?),
-        ["LOG", id, stream, _] if version >= VERSION_2 => {
+        // Under version 1 too: a line of an execution that is over, printed while another runs, is logged under
+        // the execution that printed it.
+        ["LOG", id, stream, _] => {
             let stream = match *stream {
                 "log" => LogStream::Log,
                 "error" => LogStream::Error,
@@ -641,10 +643,10 @@ fn parse_header(line: &[u8], version: u32) -> Result<(Header<'_>, u64), Protocol
             Header::Reply(valid_id(id, line)?, status(code)?, body_type)
         }
         ["ERR", id, code, _] => Header::Error(valid_id(id, line)?, status(code)?),
-        [kind, ..] if ["READY", "RES", "ERR"].contains(kind) => {
+        [kind, ..] if ["READY", "RES", "ERR", "LOG"].contains(kind) => {
             return Err(bad(line, "wrong number of fields in frame header"));
         }
-        [kind, ..] if version >= VERSION_2 && ["NONE", "LOG"].contains(kind) => {
+        [kind, ..] if version >= VERSION_2 && kind == &"NONE" => {
             return Err(bad(line, "wrong number of fields in frame header"));
         }
         _ if version >= VERSION_2 => {
@@ -653,7 +655,12 @@ fn parse_header(line: &[u8], version: u32) -> Result<(Header<'_>, u64), Protocol
                 "expected a frame header (READY, RES, ERR, NONE or LOG)",
             ));
         }
-        _ => return Err(bad(line, "expected a frame header (READY, RES or ERR)")),
+        _ => {
+            return Err(bad(
+                line,
+                "expected a frame header (READY, RES, ERR or LOG)",
+            ));
+        }
     };
     let len = number(tokens.last().expect("a matched header has tokens"))?;
     Ok((header, len))
@@ -833,6 +840,18 @@ mod tests {
                 other => panic!("{input:?}: {other:?}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn version_1_accepts_log_frames_but_not_the_other_version_2_frames() {
+        let frames = read_all(b"READY 1 json 0\nLOG 5 log 3\nabcNONE 5 0\n", 1024).await;
+        assert!(
+            matches!(&frames[1], Ok(Frame::Log { id, line, .. }) if id == "5" && line == b"abc"),
+            "{frames:?}"
+        );
+        assert!(
+            matches!(&frames[2], Err(e) if e.contains("expected a frame header (READY, RES, ERR or LOG)"))
+        );
     }
 
     #[tokio::test]

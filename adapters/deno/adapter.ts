@@ -401,18 +401,56 @@ async function handleV5(id: string, body: Uint8Array, meta: number): Promise<[st
   }
 }
 
+// ---- One execution must not reach into the next --------------------------------------------------------------
+// An exception or a rejection nobody handles (a timer that throws after the reply) is logged, never fatal: while a
+// request is served, as a LOG frame under no execution's id ("-"), which the shim logs as its own line rather
+// than the running request's; between requests, on stderr. Each execution starts in the working directory and
+// with the environment the adapter had when it became ready.
+function unhandled(what: string, err: unknown) {
+  const text = `${what}, not the running execution's: ${describe(err)}`;
+  if (serving === null) return console.error(text);
+  for (const line of text.split('\n')) writeFrame('LOG - error', new TextEncoder().encode(wellFormed(line)));
+}
+globalThis.addEventListener('error', (e) => {
+  e.preventDefault();
+  unhandled('an uncaught exception', e.error);
+});
+globalThis.addEventListener('unhandledrejection', (e) => {
+  e.preventDefault();
+  unhandled('an unhandled rejection', e.reason);
+});
+
+const start = { dir: Deno.cwd(), env: {} as Record<string, string> };
+function keepStart() {
+  Object.assign(start, { dir: Deno.cwd(), env: Deno.env.toObject() });
+}
+function restoreStart() {
+  try {
+    if (Deno.cwd() !== start.dir) Deno.chdir(start.dir);
+  } catch {
+    try {
+      Deno.chdir(start.dir);
+    } catch { /* its directory was removed: going back fails as well */ }
+  }
+  const now = Deno.env.toObject();
+  for (const name of Object.keys(now)) if (!(name in start.env)) Deno.env.delete(name);
+  for (const [name, value] of Object.entries(start.env)) if (now[name] !== value) Deno.env.set(name, value);
+}
+
 const dir = Deno.env.get('SHIM_CODE_PATH'), entry = Deno.env.get('SHIM_ENTRYPOINT');
 if (PROTOCOL === 2) {
   // v5 functions read their variables from Deno.env, which must not show the adapter's settings.
   for (const name of Object.keys(Deno.env.toObject())) if (name.startsWith('SHIM_')) Deno.env.delete(name);
   Object.assign(v5, { dir: dir || '/usr/local/server/src/function', entry: entry || '' });
   await loadV5().catch(() => {}); // a failure is reported to every request until one loads it
+  keepStart();
   writeFrame('READY 2 json', new TextEncoder().encode(`deno ${Deno.version.deno}`));
   while (true) {
     const [id, body, t] = await readFrame();
     if (t.length !== 4 || !/^(0|[1-9][0-9]*)$/.test(t[2]) || Number(t[2]) > body.length) {
       fatal(`bad request header: ${JSON.stringify(t.join(' '))}`);
     }
+    restoreStart();
     serving = id; // from here until the reply, context.log writes LOG frames with this id
     const reply = await handleV5(id, body, Number(t[2]));
     serving = null;
@@ -421,8 +459,13 @@ if (PROTOCOL === 2) {
 }
 
 if (dir && entry && isFile(`${dir}/${entry}`)) await load(dir, entry).catch(() => {}); // errors go to the first request
+keepStart();
 writeFrame('READY 1 json', new TextEncoder().encode(`deno ${Deno.version.deno}`));
 while (true) {
   const [id, body] = await readFrame();
-  writeFrame(...(await handle(id, body)));
+  restoreStart();
+  serving = id;
+  const reply = await handle(id, body);
+  serving = null;
+  writeFrame(...reply);
 }

@@ -5,6 +5,7 @@
 // Standard library only, so it runs on any official node image with nothing installed.
 'use strict';
 
+const { AsyncLocalStorage } = require('async_hooks');
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
@@ -64,6 +65,74 @@ function writeFrame(head, ...parts) {
       }
     }
   }
+}
+
+// ---- One execution must not reach into the next ---------------------------------------------------------------
+// Each execution runs in an async context that carries its id, so a timer, a promise or a callback it leaves
+// behind is known as its own when it runs later. What such leftovers print goes to the shim as LOG frames under
+// their execution's id while another request is served (the shim logs them there, not under the request that
+// happens to run), and to stderr, which is no request's, between requests. An exception or a rejection nobody
+// handles fails the execution that raised it while it runs; after its reply it is logged, never fatal.
+const origin = new AsyncLocalStorage();
+let serving = null; // the id of the request being served, null between requests
+let abort = null; // fails the execution being served
+
+function lateLines(of, text) {
+  if (serving !== null && of !== serving) {
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    for (const line of lines) writeFrame(`LOG ${of ?? '-'} log`, Buffer.from(line, 'utf8')); // '-': no execution's
+  } else {
+    fs.writeSync(2, text.endsWith('\n') ? text : `${text}\n`);
+  }
+}
+
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, ...rest) => {
+    const of = origin.getStore();
+    if (of === undefined || of === serving) return write(chunk, ...rest);
+    lateLines(of, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const done = rest.find((arg) => typeof arg === 'function');
+    if (done) process.nextTick(done);
+    return true;
+  };
+}
+
+// Bun's console writes natively, not through process.stdout: its methods are wrapped as well.
+for (const name of ['log', 'info', 'debug', 'warn', 'error']) {
+  const write = console[name].bind(console);
+  console[name] = (...args) => {
+    const of = origin.getStore();
+    if (of === undefined || of === serving) return write(...args);
+    lateLines(of, require('util').format(...args));
+  };
+}
+
+function unhandled(what, err) {
+  const of = origin.getStore();
+  if (of !== undefined && of === serving && abort) return abort(err);
+  lateLines(of, `${what} ${of === undefined ? 'outside any execution' : `of execution ${of}, after its reply`}: ${describe(err)}`);
+}
+process.on('uncaughtException', (err) => unhandled('uncaught exception', err));
+process.on('unhandledRejection', (err) => unhandled('unhandled rejection', err));
+
+// The execution's result, or its failure by an exception or rejection nobody handled.
+function guarded(result) {
+  return Promise.race([result, new Promise((_, reject) => { abort = reject; })]);
+}
+
+// The working directory and the environment every execution starts with: what the last one changed is undone.
+const start = { dir: process.cwd(), env: null };
+
+function restoreStart() {
+  try {
+    if (process.cwd() !== start.dir) process.chdir(start.dir);
+  } catch {
+    try { process.chdir(start.dir); } catch {} // its directory was removed: going back fails as well
+  }
+  for (const name of Object.keys(process.env)) if (!(name in start.env)) delete process.env[name];
+  for (const [name, value] of Object.entries(start.env)) if (process.env[name] !== value) process.env[name] = value;
 }
 
 class NotFound extends Error {} // the entry file or its function is missing: a 404
@@ -157,7 +226,7 @@ async function handle(id, body) {
     const dir = msg.path || process.env.SHIM_CODE_PATH || '/usr/code';
     const fn = await load(dir, msg.file || '');
     const res = new Response();
-    await fn(new Request(msg), res);
+    await guarded(fn(new Request(msg), res));
     if (!res.reply) {
       const message = `the function in ${path.resolve(dir, msg.file)} returned without calling res.send() or res.json()`;
       return [`ERR ${id} 500`, Buffer.from(message)];
@@ -309,8 +378,8 @@ function contextOf(id, meta, raw, live) {
     if (live.open) {
       writeFrame(`LOG ${id} ${stream}`, Buffer.from(line, 'utf8'));
     } else {
-      // The execution has been answered (a timer, an unawaited promise): a frame would break the protocol.
-      fs.writeSync(2, `context.${stream}() after its execution ended: ${line}\n`);
+      // The execution has been answered (a timer, an unawaited promise): logged as a leftover of it.
+      lateLines(id, `context.${stream}() after its execution ended: ${line}`);
     }
   };
   return { req: new ContextRequest(meta, raw), res: new ContextResponse(), log: logger('log'), error: logger('error') };
@@ -337,7 +406,7 @@ async function handleV5(id, body, meta) {
   }
   const live = { open: true };
   try {
-    const response = await fn(contextOf(id, JSON.parse(body.toString('utf8', 0, meta)), body.subarray(meta), live));
+    const response = await guarded(fn(contextOf(id, JSON.parse(body.toString('utf8', 0, meta)), body.subarray(meta), live)));
     live.open = false;
     if (response === undefined || response === null) return [`NONE ${id}`];
     return replyOf(id, response);
@@ -370,11 +439,11 @@ async function handleV2(id, body) {
     const stream = name === 'error' || name === 'warn' ? 'error' : 'log';
     console[name] = (...args) => {
       if (open) writeFrame(`LOG ${id} ${stream}`, Buffer.from(logLine(args), 'utf8'));
-      else fs.writeSync(2, `${logLine(args)}\n`);
+      else lateLines(id, logLine(args));
     };
   }
   try {
-    await fn(req, res);
+    await guarded(fn(req, res));
   } catch (err) {
     return [`ERR ${id} 500`, Buffer.from(describe(err))];
   } finally {
@@ -438,8 +507,12 @@ async function drain() {
   busy = true;
   while (queue.length) {
     const { id, body, meta } = queue.shift();
-    const handled = PROTOCOL === 1 ? handle(id, body) : CONTRACT === 'v2' ? handleV2(id, body) : handleV5(id, body, meta);
-    writeFrame(...(await handled));
+    restoreStart();
+    serving = id;
+    const handled = origin.run(id, () => PROTOCOL === 1 ? handle(id, body) : CONTRACT === 'v2' ? handleV2(id, body) : handleV5(id, body, meta));
+    const reply = await handled;
+    serving = abort = null;
+    writeFrame(...reply);
   }
   busy = false;
   if (ended) finish();
@@ -472,6 +545,7 @@ function openInput(fd) {
   } else if (dir && entry && isFile(path.resolve(dir, entry))) {
     await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
   }
+  Object.assign(start, { dir: process.cwd(), env: { ...process.env } });
   const runtime = process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`;
   writeFrame(`READY ${PROTOCOL} json`, Buffer.from(runtime));
   const input = openInput(protoIn);

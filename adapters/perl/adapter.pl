@@ -486,6 +486,27 @@ sub handle2 {
     return ("ERR $rid 500", text_bytes($message));
 }
 
+# One execution must not reach into the next: each starts in the working directory and with the environment the
+# adapter had when it became ready, an alarm one left armed (alarm, Time::HiRes::alarm) is disarmed before its
+# reply, and a child it forked that returns through the adapter exits there instead of serving.
+my %start;
+
+sub keep_start_state { %start = (dir => Cwd::getcwd(), env => {%ENV}) }
+
+sub restore_start_state {
+    my $dir = Cwd::getcwd();
+    chdir $start{dir} if !defined $dir || $dir ne $start{dir};
+    my $env = $start{env};
+    my $same = keys %ENV == keys %$env;
+    $same &&= exists $env->{$_} && ($ENV{$_} // '') eq ($env->{$_} // '') for keys %ENV;
+    %ENV = %$env unless $same;
+}
+
+sub end_execution {
+    alarm 0;
+    POSIX::_exit(0) if $$ != $PID; # a child the function forked, returning through the adapter: it never serves
+}
+
 sub serve2 {
     my $contract = $ENV{SHIM_CONTRACT} // 'v5';
     fatal("protocol 2 presents the v5 context API, not the $contract contract") unless $contract =~ /\A(?:v5|http)\z/;
@@ -493,12 +514,14 @@ sub serve2 {
     my $entry = $ENV{SHIM_ENTRYPOINT} // '';
     delete @ENV{ grep { /\ASHIM_/ } keys %ENV }; # the function's variables are the environment, not the adapter's
     eval { load_context_main($dir, $entry) };    # a failure is reported to every request until one loads it
+    keep_start_state();
     write_frame('READY 2 kv', sprintf('perl %vd', $^V));
     while (1) {
         my ($rid, $meta, $raw) = read_frame2();
+        restore_start_state();
         $serving = $rid; # from here until the reply, $context->log writes LOG frames with this id
         my @reply = handle2($rid, $meta, $raw, $dir, $entry);
-        POSIX::_exit(0) if $$ != $PID; # a child the function forked, returning through the adapter: it never serves
+        end_execution();
         $serving = undef;
         write_frame(@reply);
     }
@@ -509,8 +532,12 @@ serve2() if $PROTOCOL == 2;
 if (my ($dir, $entry) = @ENV{qw(SHIM_CODE_PATH SHIM_ENTRYPOINT)}) {
     eval { load_function($dir, $entry) } if defined $dir && defined $entry && -f File::Spec->rel2abs($entry, $dir);
 }
+keep_start_state();
 write_frame('READY 1 kv', sprintf('perl %vd', $^V));
 while (1) {
     my ($rid, $body) = read_frame();
-    write_frame(@{ handle($rid, $body) });
+    restore_start_state();
+    my $reply = handle($rid, $body);
+    end_execution();
+    write_frame(@$reply);
 }

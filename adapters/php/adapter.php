@@ -494,16 +494,51 @@ function serve2(): void
     } catch (Throwable $e) {
         // reported to every request until one loads it
     }
+    keep_start_state();
     write_frame('READY 2 json', 'php ' . PHP_VERSION);
     while (true) {
         [$current, $meta, $raw] = read_frame2();
+        restore_start_state();
         $serving = $current; // from here until the reply, $context->log writes LOG frames with this id
         [$head, $replyMeta, $body] = handle2($current, $meta, $raw, $dir, $entry);
+        end_execution();
         unset($meta, $raw);
         $serving = null; // a log call from now on has no request: it goes to stderr
         write_frame($head, $replyMeta, $body);
         $current = null;
     }
+}
+
+// One execution must not reach into the next: each starts in the working directory and with the environment the
+// adapter had when it became ready, an alarm (pcntl_alarm) one left armed is disarmed before its reply, and a child
+// it forked that returns through the adapter exits there instead of serving.
+define('ADAPTER_PID', getmypid());
+
+function keep_start_state(): void
+{
+    $GLOBALS['__shim_start'] = [getcwd(), getenv(), $_ENV];
+}
+
+function restore_start_state(): void
+{
+    [$dir, $env, $superglobal] = $GLOBALS['__shim_start'];
+    if ($dir !== false && getcwd() !== $dir) @chdir($dir);
+    $now = getenv();
+    if ($now !== $env) {
+        foreach ($now as $name => $value) {
+            if (!array_key_exists($name, $env)) putenv((string) $name);
+        }
+        foreach ($env as $name => $value) {
+            if (($now[$name] ?? null) !== $value) putenv("$name=$value");
+        }
+    }
+    $_ENV = $superglobal;
+}
+
+function end_execution(): void
+{
+    if (function_exists('pcntl_alarm')) pcntl_alarm(0);
+    if (getmypid() !== ADAPTER_PID) exit(0); // a child the function forked, returning through the adapter
 }
 
 define('PROTOCOL', getenv('SHIM_PROTOCOL') === '2' ? 2 : 1);
@@ -518,10 +553,13 @@ if ($dir && $entry && is_file("$dir/$entry")) {
         // reported, with its trace, to the first request that needs this file
     }
 }
+keep_start_state();
 write_frame('READY 1 json', 'php ' . PHP_VERSION);
 while (true) {
     [$current, $body] = read_frame();
+    restore_start_state();
     [$head, $reply] = handle($current, $body);
+    end_execution();
     write_frame($head, $reply);
     $current = null;
 }

@@ -9,7 +9,7 @@ moves bytes.
 """
 # asyncio, inspect, traceback (and importlib.util) cost milliseconds each to import: they are imported when first needed, so
 # the adapter is ready soon after the interpreter starts.
-import _thread, importlib.machinery, io, itertools, json, os, re, sys, types
+import _signal, _thread, importlib.machinery, io, itertools, json, os, re, sys, types
 
 # The protocol owns fds 0 and 1. Keep private copies, then give fd 1 to stderr and fd 0 to /dev/null, so that
 # nothing the user's code, a C extension or a child process prints or reads can touch a frame.
@@ -21,10 +21,48 @@ os.dup2(_null, 0)
 os.close(_null)
 
 
+class _LogStream(io.TextIOWrapper):
+    """sys.stdout and sys.stderr. The shim logs stderr line by line under the request being served, so what a
+    thread of an execution that is over prints goes elsewhere: a LOG frame with that execution's id while another
+    request is served, plain stderr (no request's) between requests."""
+
+    def write(self, text):
+        origin = getattr(_origin, "rid", _serving)
+        if origin is None or origin == _serving:
+            return super().write(text)
+        pending = getattr(_origin, "pending", "") + text
+        *lines, _origin.pending = pending.split("\n")
+        for line in lines:
+            late_line(self, origin, line)
+        return len(text)
+
+
 def _log_stream(fd):
     # The shim logs stderr line by line, tagged with the request being served: output must not wait for exit.
     raw = io.open(fd, "wb", closefd=False)
-    return io.TextIOWrapper(raw, "utf-8", "backslashreplace", line_buffering=True, write_through=True)
+    return _LogStream(raw, "utf-8", "backslashreplace", line_buffering=True, write_through=True)
+
+
+def _tagging(start):
+    # A thread remembers the request it was started under (a thread it starts inherits it), for _LogStream.
+    def start_thread(function, *args, **kwargs):
+        rid = getattr(_origin, "rid", _serving)
+
+        def run(*a, **k):
+            _origin.rid = rid
+            return function(*a, **k)
+
+        return start(run, *args, **kwargs)
+
+    return start_thread
+
+
+_origin = _thread._local()  # .rid: the request a thread was started under (unset in the main thread)
+for _name in ("start_new_thread", "start_joinable_thread"):  # what threading starts its threads with
+    if hasattr(_thread, _name):
+        setattr(_thread, _name, _tagging(getattr(_thread, _name)))
+        if "threading" in sys.modules and hasattr(sys.modules["threading"], "_" + _name):  # site imported it
+            setattr(sys.modules["threading"], "_" + _name, getattr(_thread, _name))
 
 
 sys.stdout, sys.stderr = _log_stream(1), _log_stream(2)
@@ -43,7 +81,7 @@ _ASYNCIO = os.sep + "asyncio" + os.sep  # in the path of asyncio's own frames
 # whole frames are written under one lock.
 _PID = os.getpid()
 _frames = _thread.allocate_lock()
-_serving = None  # protocol 2: the id of the request being served, None between requests
+_serving = None  # the id of the request being served, None between requests
 
 
 def fatal(message):
@@ -410,12 +448,22 @@ def write_log(rid, stream, messages):
             if rid == _serving:
                 _send("LOG %s %s" % (rid, stream), line.encode("utf-8", "backslashreplace"))
                 return
-    # Its execution has ended (a thread or a callback that outlived it), or this is a forked child: a LOG frame
-    # would carry a stale id, so the line is native output instead.
+    # Its execution has ended (a thread or a callback that outlived it), or this is a forked child.
     try:
-        print(line, file=sys.stderr)
+        late_line(sys.stderr, rid, line)
     except Exception:
         pass
+
+
+def late_line(stream, rid, line):
+    """A line of execution `rid`, which is over: while another request is served, a LOG frame with `rid` (the
+    shim logs it under that execution, not the one running); between requests, or in a forked child, stderr."""
+    if os.getpid() == _PID:
+        with _frames:
+            if _serving is not None and _serving != rid:
+                _send("LOG %s log" % rid, line[:LOG_LINE_MAX].encode("utf-8", "backslashreplace"))
+                return
+    io.TextIOWrapper.write(stream, line + "\n")
 
 
 def encode_reply(rid, out, entry):
@@ -515,6 +563,7 @@ def serve2():
     # The function's variables are the process environment; the adapter's settings are not among them.
     for name in [n for n in os.environ if n.startswith("SHIM_")]:
         del os.environ[name]
+    keep_start_state()
     try:
         if CONTRACT != "v2":
             load_context_main(code_path, entry)
@@ -525,6 +574,7 @@ def serve2():
     write_frame("READY 2 json", ("python %d.%d.%d" % sys.version_info[:3]).encode())
     while True:
         rid, meta, raw = read_frame2()
+        restore_start_state()
         head, reply_meta, body = handle2(rid, meta, raw, code_path, entry)
         flush_output()
         with _frames:
@@ -533,8 +583,10 @@ def serve2():
 
 
 def serve():
+    global _serving
     if PROTOCOL == 2:
         return serve2()
+    keep_start_state()
     code_path, entry = os.environ.get("SHIM_CODE_PATH"), os.environ.get("SHIM_ENTRYPOINT")
     if code_path and entry and os.path.isfile(os.path.join(code_path, entry)):
         try:
@@ -544,12 +596,45 @@ def serve():
     write_frame("READY 1 json", ("python %d.%d.%d" % sys.version_info[:3]).encode())
     while True:
         rid, body = read_frame()
+        restore_start_state()
+        _serving = rid
         head, reply = handle(rid, body)
         flush_output()
-        write_frame(head, reply)
+        if os.getpid() == _PID:
+            with _frames:
+                _serving = None  # what a thread prints from now on belongs to no request
+                _send(head, reply)
+
+
+_start = {}  # the working directory and the environment every execution starts with
+
+
+def keep_start_state():
+    _start["cwd"], _start["env"] = os.getcwd(), dict(os.environ)
+
+
+def restore_start_state():
+    """What the last execution changed in the process's working directory and environment is undone."""
+    try:
+        if os.getcwd() != _start["cwd"]:
+            os.chdir(_start["cwd"])
+    except OSError:  # its directory was removed: going back fails just as well
+        try:
+            os.chdir(_start["cwd"])
+        except OSError:
+            pass
+    env = _start["env"]
+    if dict(os.environ) != env:
+        for name in [n for n in os.environ if n not in env]:
+            del os.environ[name]
+        for name, value in env.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
 
 
 def flush_output():
+    # An alarm (signal.alarm, setitimer) the execution left armed would end or interrupt the next one: disarmed.
+    _signal.setitimer(_signal.ITIMER_REAL, 0)
     for stream in (sys.stdout, sys.stderr):  # what the request printed is logged before its reply
         try:
             stream.flush()

@@ -36,6 +36,60 @@ def write_frame(head, *parts)
   FRAMES.synchronize { send_frame(head, *parts) } if Process.pid == PID
 end
 
+# ---- One execution must not reach into the next -------------------------------------------------------------
+# Each execution starts in the working directory and with the environment the adapter had when it became ready; a
+# child the function forked that returns through the adapter exits there. A thread (Thread.new) remembers the
+# execution it was started under: an exception that ends it after that execution's reply is logged as that
+# execution's, as a LOG frame under its id while another request is served, on stderr (no request's) between
+# requests, never as the next execution's native output.
+$serving = nil # the id of the request being served, nil between requests
+
+def late_line(rid, line)
+  if Process.pid == PID
+    FRAMES.synchronize do
+      return send_frame("LOG #{rid} log", line.b) if $serving && rid != $serving
+    end
+  end
+  STDERR.puts(line)
+rescue IOError, SystemCallError
+  nil
+end
+
+module ThreadOrigin
+  def initialize(*args, &block)
+    return super unless block
+
+    rid = Thread.current[:shim_rid] || $serving
+    super(*args) do |*a|
+      Thread.current[:shim_rid] = rid
+      begin
+        block.call(*a)
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        if rid && rid != $serving && Thread.current.report_on_exception
+          Thread.current.report_on_exception = false # reported here, under its execution
+          late_line(rid, "a thread of execution #{rid} ended after its reply: #{e.full_message(highlight: false).chomp}")
+        end
+        raise
+      end
+    end
+  end
+end
+Thread.prepend(ThreadOrigin)
+
+START = {}
+
+def keep_start_state
+  START[:dir] = Dir.pwd
+  START[:env] = ENV.to_h
+end
+
+def restore_start_state
+  Dir.chdir(START[:dir]) if Dir.pwd != START[:dir]
+  ENV.replace(START[:env]) if ENV.to_h != START[:env]
+rescue SystemCallError
+  nil # its directory was removed: going back fails as well
+end
+
 def read_header
   line = PROTO_IN.gets("\n", HEADER_MAX + 1)
   exit(0) if line.nil? # EOF between frames: the shim is done with us
@@ -166,7 +220,6 @@ end
 # log files); here the function is loaded, `context` is built and bytes move. The class names are open-runtimes'.
 
 LOG_LINE_MAX = 1 << 16 # characters per LOG frame: far past the shim's 8000-character cut, far under its frame limit
-$serving = nil # protocol 2: the id of the request being served, nil between requests
 
 # The entry file is missing, fails to load or defines no main: a 503, with this message in the errors log.
 class LoadFailed < StandardError; end
@@ -304,11 +357,8 @@ def write_log(rid, stream, messages)
       return send_frame("LOG #{rid} #{stream}", line.b) if rid == $serving
     end
   end
-  # Its execution has ended (a thread that outlived it), or this is a forked child: a LOG frame would carry a stale
-  # id, so the line is native output instead.
-  STDERR.puts(line)
-rescue IOError, SystemCallError
-  nil
+  # Its execution has ended (a thread that outlived it), or this is a forked child.
+  late_line(rid, line)
 end
 
 def load_context_main(code_path, entry)
@@ -381,9 +431,11 @@ def serve2
   rescue LoadFailed
     nil # reported to every request until one loads it
   end
+  keep_start_state
   write_frame('READY 2 json', "ruby #{RUBY_VERSION}")
   loop do
     rid, meta, raw = read_frame2
+    restore_start_state
     FRAMES.synchronize { $serving = rid } # from here until the reply, context.log writes LOG frames with this id
     head, *parts = handle2(rid, meta, raw, code_path, entry)
     exit!(0) if Process.pid != PID # a child the function forked, returning through the adapter: it never serves
@@ -404,9 +456,16 @@ if code_path && entry && File.file?(File.expand_path(entry, code_path))
     nil # reported, with its backtrace, to the first request that needs this file
   end
 end
+keep_start_state
 write_frame('READY 1 json', "ruby #{RUBY_VERSION}")
 loop do
   rid, body = read_frame
+  restore_start_state
+  FRAMES.synchronize { $serving = rid }
   head, reply = handle(rid, body)
-  write_frame(head, reply)
+  exit!(0) if Process.pid != PID # a child the function forked, returning through the adapter: it never serves
+  FRAMES.synchronize do
+    $serving = nil
+    send_frame(head, reply)
+  end
 end

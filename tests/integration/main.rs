@@ -7,6 +7,7 @@ mod containment;
 mod executor;
 mod faults;
 mod http;
+mod isolation;
 mod lambda;
 mod languages;
 mod lifecycle;
