@@ -68,6 +68,7 @@ die() { printf 'swarm: ERROR: %s\n' "$*" >&2; exit 2; }
 
 SECONDS_OF_LOAD=${SWARM_SECONDS:-60}
 CONCURRENCY=${SWARM_CONCURRENCY:-4}
+DRAIN=2 # SHIM_DRAIN_DELAY of the replicas, in seconds
 KEEP=${KEEP:-}
 RUNTIME_IMAGE=runtime-shim-test/python:3.11
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
@@ -208,12 +209,12 @@ say "function image $fn_image built and pushed in $((SECONDS - t)) s"
 docker network create --driver overlay --attachable "$net" >/dev/null || die "creating the overlay network failed"
 # Every start and end of a task container, with its exit code (tasks of removed slots vanish from
 # `docker service ps`).
-docker events --filter type=container --filter event=start --filter event=die --filter "label=com.docker.swarm.service.name=$svc" \
+docker events --filter type=container --filter event=start --filter event=kill --filter event=die --filter "label=com.docker.swarm.service.name=$svc" \
   --format '{{json .}}' >"$tmp/containers.jsonl" 2>/dev/null &
 events_pid=$!
 say "service $svc: 3 replicas of $fn_image on $net"
 docker service create --detach --quiet --name "$svc" --network "$net" --replicas 3 --endpoint-mode dnsrr \
-  --env "APPWRITE_INTERNAL_RUNTIME_KEY=$KEY" --env APPWRITE_ENTRYPOINT_NAME=index.py --env SHIM_DRAIN_DELAY=2 \
+  --env "APPWRITE_INTERNAL_RUNTIME_KEY=$KEY" --env APPWRITE_ENTRYPOINT_NAME=index.py --env "SHIM_DRAIN_DELAY=$DRAIN" \
   --stop-grace-period 15s --update-order start-first --update-delay 1s --update-parallelism 1 \
   --update-failure-action pause --restart-condition any --restart-delay 1s \
   --health-interval 1s --health-timeout 10s --health-retries 3 --health-start-period 60s \
@@ -248,8 +249,10 @@ docker run -d --name "$lbc" --network "$net" -p 127.0.0.1::8080 -v "$tmp/lb:/etc
   "${lb_run[@]}" "$base" \
   -db -f /etc/swarm-lb/haproxy.cfg >/dev/null ||
   die "starting the HAProxy container failed"
-lb_port=$(docker port "$lbc" 8080/tcp | head -n 1 | sed 's/.*://')
+published=$(docker port "$lbc" 8080/tcp)
+lb_port=$(echo "$published" | head -n 1 | sed 's/.*://')
 [ -n "$lb_port" ] || die "the HAProxy container has no published port"
+[ "$(echo "$published" | sed 's/:[0-9]*$//' | sort -u)" = 127.0.0.1 ] || die "HAProxy's port is published on more than 127.0.0.1: $published"
 lb_url=http://127.0.0.1:$lb_port/
 
 # Through HAProxy, until all 3 replicas have answered (bounded): the design works before the load starts.
@@ -376,7 +379,7 @@ docker service ps --no-trunc --format '  {{.Name}} {{.Image}} desired={{.Desired
   sed "s#$reg/runtime-shim/##" || true
 docker ps -aq --filter "label=com.docker.swarm.service.name=$svc" |
   xargs -r docker inspect -f '  container {{.Config.Hostname}} {{.State.Status}} exit {{.State.ExitCode}}' 2>/dev/null || true
-python3 "$here/check.py" "$tmp" "$CONCURRENCY" > "$tmp/check.out" || { cat "$tmp/check.out"; result fail "check.py failed"; }
+python3 "$here/check.py" "$tmp" "$CONCURRENCY" "$DRAIN" > "$tmp/check.out" || { cat "$tmp/check.out"; result fail "check.py failed"; }
 grep -v -e '^ok ' -e '^FAIL ' "$tmp/check.out" || true
 while read -r word rest; do
   case $word in ok) result ok "$rest" ;; FAIL) result fail "$rest" ;; esac
