@@ -6,8 +6,9 @@
 #                     run per target (FUZZ_SECONDS); the static release binary built and put through the same
 #                     integration suite and soak; the conformance kits (v1, and v5 where an adapter has v5
 #                     case functions) for every bundled adapter and every installable compiled language; the
-#                     runtime images built and seed-tested in Docker, and the python and node images' v5 layout
-#                     tested as the open-runtimes executor uses it.
+#                     runtime images built and seed-tested in Docker, the python and node images' v5 layout
+#                     tested as the open-runtimes executor uses it, and the python image scaled out on a
+#                     single-node Docker Swarm behind HAProxy under load (tests/swarm/run.sh).
 #
 # Interpreters: python3 and node are required. The others (php, ruby, perl, lua, deno, bun) are installed when
 # this runs as root on Debian; elsewhere an adapter whose interpreter is missing is skipped with the reason —
