@@ -3,10 +3,13 @@
 
   load.py URL KEY SECONDS CONCURRENCY MAX_REQUESTS OUT
 
-CONCURRENCY threads, each on its own keep-alive connection (reopened after an error or a `connection: close`),
-send v1 executions (POST /, x-internal-challenge KEY, {"payload": <id>}) one after another, each with a unique
+CONCURRENCY threads send v1 executions (POST /, x-internal-challenge KEY, {"payload": <id>}) one after another, each with a unique
 id (also in x-request-id, which HAProxy logs) until SECONDS have passed or MAX_REQUESTS were sent, whichever
-comes first; a request may take 15 s at most. One JSON line per request goes to OUT: id, start and end times,
+comes first; a request may take 15 s at most. Each request on a new connection (`connection: close`): when a
+server dies under a request that is not the first of a keep-alive client connection, HAProxy closes that client
+connection without an answer and without logging it (http_ana.c, abort_keep_alive: "the client is required to
+retry"), so the run could not prove where it was sent; on a connection's first request it answers 502 and logs
+the server, its address and the termination state. One JSON line per request goes to OUT: id, start and end times,
 status (or the socket error), the id and host the reply names, and the x-lb-error / x-shim-error headers.
 """
 import http.client
@@ -44,11 +47,11 @@ def worker(w):
         rid = f"{run}-{w}-{n}"
         rec = {"id": rid, "t0": time.time()}
         try:
-            if conn is None:
-                conn = http.client.HTTPConnection(host, int(port), timeout=15)
+            conn = http.client.HTTPConnection(host, int(port), timeout=15)
             body = json.dumps({"payload": rid})
             conn.request("POST", "/", body=body, headers={
-                "content-type": "application/json", "x-internal-challenge": key, "x-request-id": rid})
+                "content-type": "application/json", "x-internal-challenge": key, "x-request-id": rid,
+                "connection": "close"})
             r = conn.getresponse()
             data = r.read()
             rec["status"] = r.status
@@ -62,19 +65,15 @@ def worker(w):
                     rec["body"] = data[:200].decode("utf-8", "replace")
             else:
                 rec["body"] = data[:200].decode("utf-8", "replace")
-            if r.will_close:
-                conn.close()
-                conn = None
         except (OSError, http.client.HTTPException) as e:
             rec["error"] = f"{type(e).__name__}: {e}"
+        finally:
             if conn is not None:
                 conn.close()
             conn = None
         rec["t1"] = time.time()
         with lock:
             lines.append(rec)
-    if conn is not None:
-        conn.close()
 
 
 threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(concurrency)]

@@ -40,24 +40,28 @@
 #      then died, which could run the function twice. A request in flight on the SIGKILLed replica is
 #      therefore not retried: HAProxy answers it 502 with `x-lb-error: backend-connection` (its errorfile),
 #      which the client counts as a connection error — the connection to the replica broke; a shim's own
-#      errors carry x-shim-error instead. All load goes to that 127.0.0.1 port only. (Seen here: at the
-#      instant of the kill, a client connection to the published port may break before HAProxy gets its
-#      request — never logged by HAProxy, run by no replica; it is counted as a connection error too.)
-#   5. SWARM_SECONDS of load (tests/swarm/load.py: stdlib, SWARM_CONCURRENCY keep-alive connections, a unique
+#      errors carry x-shim-error instead. All load goes to that 127.0.0.1 port only, one connection per request:
+#      on a keep-alive client connection's second or later request, HAProxy answers a server that died under
+#      it by closing the client connection silently, and logs nothing (tests/swarm/load.py says more), so
+#      where that request went could not be proven.
+#   5. SWARM_SECONDS of load (tests/swarm/load.py: stdlib, SWARM_CONCURRENCY clients in parallel, a unique
 #      id per request, bounded in time and count) with, at 10/60, 25/60, 35/60 and 45/60 of it: a start-first
 #      rolling update (`docker service update --force`), `docker kill --signal KILL` of one replica's
 #      container, scaling 3 → 5, and 5 → 2.
 #   6. Checks (tests/swarm/check.py, then here): every answer names the id it was asked for; no id answered
 #      twice, and none executed twice (each replica appends the ids it runs to a file of the bind-mounted temp
 #      folder); every request answered 200 but those in flight on the killed replica, which are connection
-#      errors (at most SWARM_CONCURRENCY, in flight at the kill, sent to its address as HAProxy's log shows) and
-#      no HTTP error from a shim or HAProxy; every task container Swarm stopped (update, scale-down: `docker events` die
-#      events, as tasks of removed slots vanish from `docker service ps`) exited 0, the killed one 137; the
-#      update completed; the service ends 2/2 running and healthy. Counts, then "N passed, N failed".
+#      errors, each proven in flight on it: under way at the instant of the kill, logged by HAProxy (which logs
+#      every request) as sent to the killed replica's address and broken by the server side (termination
+#      S…), and executed by no other replica; at most SWARM_CONCURRENCY of them; no HTTP error from a shim or
+#      HAProxy otherwise. Every task container Swarm stopped (update, scale-down: `docker events`, as tasks of
+#      removed slots vanish from `docker service ps`) drained — its SIGTERM, then at least the 2 s drain
+#      alive — and exited 0; the killed one 137; the update completed; the service ends 2/2 running and
+#      healthy. Counts, then "N passed, N failed".
 #
 # Everything it makes (service, network, HAProxy container, registry process, images it tagged, the temp
-# folder, and the swarm if it made it) is removed on exit. Every wait is a bounded poll. About 2-3 minutes
-# when the runtime image exists (pushing it to the fresh registry is most of the setup).
+# folder, and the swarm if it made it) is removed on exit, failed or not. Every wait is a bounded poll.
+# About 1.5 minutes when the runtime image exists (20 s of setup, 60 s of load, 10 s of checks and cleanup).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tests/swarm
@@ -68,6 +72,7 @@ die() { printf 'swarm: ERROR: %s\n' "$*" >&2; exit 2; }
 
 SECONDS_OF_LOAD=${SWARM_SECONDS:-60}
 CONCURRENCY=${SWARM_CONCURRENCY:-4}
+DRAIN=2 # SHIM_DRAIN_DELAY of the replicas, in seconds
 KEEP=${KEEP:-}
 RUNTIME_IMAGE=runtime-shim-test/python:3.11
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
@@ -201,19 +206,21 @@ ldd "$HAPROXY" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | while read -r lib
 done
 chmod -R a+rX "$tmp/haproxy"
 lb_run=(--no-healthcheck --entrypoint /opt/haproxy/haproxy -e LD_LIBRARY_PATH=/opt/haproxy/lib -v "$tmp/haproxy:/opt/haproxy:ro")
-docker run --rm "${lb_run[@]}" "$base" -v 2>/dev/null | grep -q '^HAProxy version' || die "haproxy does not run in a container of $base"
+# (Its output captured first: `| grep -q` would end the pipe early, and pipefail then fails on the SIGPIPE.)
+lb_version=$(docker run --rm "${lb_run[@]}" "$base" -v 2>&1) || true
+[[ $lb_version == "HAProxy version"* ]] || die "haproxy does not run in a container of $base: $lb_version"
 say "function image $fn_image built and pushed in $((SECONDS - t)) s"
 
 # ---- 3. the network and the service ----
 docker network create --driver overlay --attachable "$net" >/dev/null || die "creating the overlay network failed"
 # Every start and end of a task container, with its exit code (tasks of removed slots vanish from
 # `docker service ps`).
-docker events --filter type=container --filter event=start --filter event=die --filter "label=com.docker.swarm.service.name=$svc" \
+docker events --filter type=container --filter event=start --filter event=kill --filter event=die --filter "label=com.docker.swarm.service.name=$svc" \
   --format '{{json .}}' >"$tmp/containers.jsonl" 2>/dev/null &
 events_pid=$!
 say "service $svc: 3 replicas of $fn_image on $net"
 docker service create --detach --quiet --name "$svc" --network "$net" --replicas 3 --endpoint-mode dnsrr \
-  --env "APPWRITE_INTERNAL_RUNTIME_KEY=$KEY" --env APPWRITE_ENTRYPOINT_NAME=index.py --env SHIM_DRAIN_DELAY=2 \
+  --env "APPWRITE_INTERNAL_RUNTIME_KEY=$KEY" --env APPWRITE_ENTRYPOINT_NAME=index.py --env "SHIM_DRAIN_DELAY=$DRAIN" \
   --stop-grace-period 15s --update-order start-first --update-delay 1s --update-parallelism 1 \
   --update-failure-action pause --restart-condition any --restart-delay 1s \
   --health-interval 1s --health-timeout 10s --health-retries 3 --health-start-period 60s \
@@ -248,8 +255,10 @@ docker run -d --name "$lbc" --network "$net" -p 127.0.0.1::8080 -v "$tmp/lb:/etc
   "${lb_run[@]}" "$base" \
   -db -f /etc/swarm-lb/haproxy.cfg >/dev/null ||
   die "starting the HAProxy container failed"
-lb_port=$(docker port "$lbc" 8080/tcp | head -n 1 | sed 's/.*://')
+published=$(docker port "$lbc" 8080/tcp)
+lb_port=$(echo "$published" | head -n 1 | sed 's/.*://')
 [ -n "$lb_port" ] || die "the HAProxy container has no published port"
+[ "$(echo "$published" | sed 's/:[0-9]*$//' | sort -u)" = 127.0.0.1 ] || die "HAProxy's port is published on more than 127.0.0.1: $published"
 lb_url=http://127.0.0.1:$lb_port/
 
 # Through HAProxy, until all 3 replicas have answered (bounded): the design works before the load starts.
@@ -376,7 +385,7 @@ docker service ps --no-trunc --format '  {{.Name}} {{.Image}} desired={{.Desired
   sed "s#$reg/runtime-shim/##" || true
 docker ps -aq --filter "label=com.docker.swarm.service.name=$svc" |
   xargs -r docker inspect -f '  container {{.Config.Hostname}} {{.State.Status}} exit {{.State.ExitCode}}' 2>/dev/null || true
-python3 "$here/check.py" "$tmp" "$CONCURRENCY" > "$tmp/check.out" || { cat "$tmp/check.out"; result fail "check.py failed"; }
+python3 "$here/check.py" "$tmp" "$CONCURRENCY" "$DRAIN" > "$tmp/check.out" || { cat "$tmp/check.out"; result fail "check.py failed"; }
 grep -v -e '^ok ' -e '^FAIL ' "$tmp/check.out" || true
 while read -r word rest; do
   case $word in ok) result ok "$rest" ;; FAIL) result fail "$rest" ;; esac
