@@ -9,6 +9,7 @@ mod faults;
 mod http;
 mod lambda;
 mod languages;
+mod launch;
 mod lifecycle;
 mod native;
 mod privilege;
