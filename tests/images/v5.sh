@@ -73,7 +73,7 @@ if [ -z "$official" ]; then
   "$here/bases.sh" --map > "$tmp/bases.map"
   bases=()
   for folder in "${folders[@]}"; do
-    image=$(sed -n 's/^ARG BASE_IMAGE=//p' "runtimes/$folder/Dockerfile")
+    image=$(python3 -c 'import json, sys; print(next(r["build_image"] for r in json.load(open("runtimes/catalogue.json"))["runtimes"] if r["folder"] == sys.argv[1]))' "$folder")
     bases+=("$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")")
   done
   why=$("$here/bases.sh" --check "${bases[@]}") || die "$why"
