@@ -72,11 +72,16 @@ done
 echo "compiled: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
 
-echo "== runtime images: the seed test in Docker (tests/images/run.sh)"
+echo "== no block repeats across the files under runtimes/ (tests/runtimes/repeats.py)"
+python3 tests/runtimes/repeats.py
+
+echo "== runtime images: the seed test in Docker, every catalogue version (tests/images/run.sh)"
 if docker info >/dev/null 2>&1; then
   SKIP_MAKE=1 tests/images/run.sh
-  echo "== runtime images: the v5 layout, python and node, as the open-runtimes executor uses it (tests/images/v5.sh)"
+  echo "== runtime images: the v5 layout, python, node, php and ruby, as the open-runtimes executor uses it (tests/images/v5.sh)"
   SKIP_MAKE=1 tests/images/v5.sh
+  echo "== runtime images: a container stopped while runtime-shim launch extracts exits 0 at once (tests/images/launch.sh)"
+  tests/images/launch.sh
   echo "== runtime images: scale-out on Docker Swarm behind HAProxy, under load (tests/swarm/run.sh)"
   # Not yet proven stable enough to gate every submission: run with SWARM=1 (issue in progress).
   if [[ ${SWARM:-} != 1 ]]; then

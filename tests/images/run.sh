@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The runtime images' seed test, for real, with Docker: for each runtime of runtimes/catalogue.json it does
-# what the seed's runtime tests do, then checks the container's process duties.
+# The runtime images' seed test, for real, with Docker: for each runtime version of runtimes/catalogue.json it
+# does what the seed's runtime tests do, then checks the container's process duties.
 #
-#   tests/images/run.sh [--official] [--record] [--keep] [RUNTIME...]    RUNTIME: python or python-3.11
+#   tests/images/run.sh [--official] [--record] [--keep] [RUNTIME...]    RUNTIME: python (every version) or python-3.11
 #
 # For each runtime:
 #   1. build step: the build image with a test function at /tmp/code.tar.gz (conformance/<lang>/seed.<ext> as
@@ -17,7 +17,8 @@
 #
 # Without a registry (the default) the official base images are replaced by local stand-ins built by
 # tests/images/bases.sh (a debootstrapped Debian bookworm with each language from Debian's packages, or the
-# host's node/deno/bun binaries); a runtime without a stand-in is skipped. Images that exist are reused.
+# host's node/deno/bun binaries); a version the catalogue marks skip_offline (Debian and the host have no such
+# version), or one without a stand-in, is skipped with the reason. Images that exist are reused.
 #   --official   use the official images of the Dockerfiles (a machine that can pull from a registry)
 #   --record     write tested, image_size_mb and base_size_mb from this run into runtimes/catalogue.json
 #   --keep       keep the temp folder and the containers of a failed runtime, to look at
