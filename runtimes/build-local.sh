@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds runtime images on this machine from runtimes/catalogue.json (the seed's buildLocalOnly.sh): for the
-# host's platform only, with the legacy builder or BuildKit alike, loaded into the local image store.
+# host's platform only, with the legacy builder or BuildKit alike, loaded into the local image store. Every
+# image is runtimes/Dockerfile with its catalogue entry as build arguments (runtimes/catalogue.sh).
 #
 #   runtimes/build-local.sh [options] [RUNTIME...]     RUNTIME: python, python-3.11 (name-version = folder)
 #
 #   --prefix P              image names: P/<name>:<version> (default runtime-shim); a compiled runtime gives
 #                           two images, P/<name>:<version>-build (its build stage) and P/<name>:<version> (run)
-#   --base OFFICIAL=LOCAL   use LOCAL wherever a Dockerfile's ARG defaults to OFFICIAL (e.g. a registry-less
+#   --base OFFICIAL=LOCAL   use LOCAL wherever the catalogue names OFFICIAL as a build or run image (e.g. a registry-less
 #                           machine: --base python:3.11-slim-bookworm=local/python:3.11); repeatable
 #   --bases-file FILE       the same, one OFFICIAL=LOCAL a line (tests/images/bases.sh --map writes one)
 #   --shim-image NAME       the Dockerfile.base stage to copy the shim from (default: runtime-shim-base, built
@@ -22,21 +23,8 @@ DOCKER=${DOCKER:-docker}
 say() { printf 'build-local: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 2; }
 
-# The catalogue as tab-separated rows: name version folder kind build_image run_image platforms(a,b).
-catalogue_rows() {
-  local file=$root/runtimes/catalogue.json
-  if command -v python3 >/dev/null 2>&1; then
-    python3 - "$file" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["runtimes"]:
-    print("\t".join([r["name"], r["version"], r["folder"], r["kind"], r["build_image"], r["run_image"], ",".join(r["platforms"])]))
-PY
-  elif command -v jq >/dev/null 2>&1; then
-    jq -r '.runtimes[] | [.name, .version, .folder, .kind, .build_image, .run_image, (.platforms | join(","))] | @tsv' "$file"
-  else
-    die "reading runtimes/catalogue.json needs python3 or jq"
-  fi
-}
+# shellcheck source=runtimes/catalogue.sh
+. "$root/runtimes/catalogue.sh"
 
 prefix=runtime-shim shim_image='' list=''
 declare -A subst=()
@@ -51,32 +39,18 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --shim-image) shim_image=${2:?--shim-image needs a value}; shift 2 ;;
     --list) list=1; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    -*) die "unknown option $1 (see --help)" ;;
-    *) wanted+=("$1"); shift ;;
+    *) other_arg "$1"; shift ;;
   esac
 done
 
-rows=$(catalogue_rows)
 if [ -n "$list" ]; then
   printf '%-14s %-12s %-30s %s\n' runtime kind build_image run_image
   while IFS=$'\t' read -r name version folder kind build run _; do
     printf '%-14s %-12s %-30s %s\n' "$folder" "$kind" "$build" "$run"
-  done <<<"$rows"
+  done < <(catalogue_rows)
   exit 0
 fi
-
-# Which rows: all, or those named (by name or by folder).
-selected=()
-if [ ${#wanted[@]} -eq 0 ]; then
-  mapfile -t selected <<<"$rows"
-else
-  for w in "${wanted[@]}"; do
-    match=$(awk -F'\t' -v w="$w" '$1 == w || $3 == w' <<<"$rows")
-    [ -n "$match" ] || die "no runtime '$w' in runtimes/catalogue.json (see --list)"
-    while IFS= read -r m; do selected+=("$m"); done <<<"$match"
-  done
-fi
+select_rows "${wanted[@]}"
 
 if [ -z "$shim_image" ]; then
   for bin in runtime-shim runtime-shim-native; do
@@ -88,16 +62,7 @@ if [ -z "$shim_image" ]; then
   shim_image=runtime-shim-base
 fi
 
-# --build-arg for every `ARG NAME=default` of the Dockerfile whose default has a substitute.
-build_args() { # DOCKERFILE
-  local name default
-  while IFS='=' read -r name default; do
-    if [ "$name" = SHIM_IMAGE ]; then echo "--build-arg=SHIM_IMAGE=$shim_image"
-    elif [ -n "${subst[$default]:-}" ]; then echo "--build-arg=$name=${subst[$default]}"; fi
-  done < <(sed -n 's/^ARG \([A-Z_][A-Z0-9_]*\)=\(.*\)$/\1=\2/p' "$1")
-}
-arg_default() { sed -n "s/^ARG $2=\\(.*\\)\$/\\1/p" "$1" | head -n 1; } # DOCKERFILE NAME
-
+image_of() { echo "${subst[$1]:-$1}"; } # an official image, or its substitute
 size_mb() { "$DOCKER" image inspect -f '{{.Size}}' "$1" | awk '{ printf "%.1f", $1 / 1e6 }'; }
 
 failed=0
@@ -105,18 +70,10 @@ log=$(mktemp "${TMPDIR:-/tmp}/build-local.XXXXXX")
 trap 'rm -f "$log"' EXIT
 for row in "${selected[@]}"; do
   IFS=$'\t' read -r name version folder kind build run _ <<<"$row"
-  dir=$root/runtimes/$folder
-  df=$dir/Dockerfile
-  [ -f "$df" ] || die "runtimes/$folder has no Dockerfile"
-  # The catalogue is the truth the publish script and `runtime-shim runtimes` show: the Dockerfile must agree.
-  if [ "$kind" = compiled ]; then
-    [ "$(arg_default "$df" BUILD_IMAGE)" = "$build" ] && [ "$(arg_default "$df" RUN_IMAGE)" = "$run" ] ||
-      die "runtimes/$folder/Dockerfile: BUILD_IMAGE/RUN_IMAGE defaults differ from the catalogue ($build, $run)"
-  else
-    [ "$(arg_default "$df" BASE_IMAGE)" = "$build" ] ||
-      die "runtimes/$folder/Dockerfile: BASE_IMAGE default differs from the catalogue ($build)"
-  fi
-  mapfile -t args < <(build_args "$df")
+  [ -d "$root/runtimes/$folder" ] || die "no folder runtimes/$folder for the catalogue's $folder"
+  mapfile -t args < <(image_args "$row")
+  args+=("--build-arg=SHIM_IMAGE=$shim_image" -f "$root/runtimes/Dockerfile")
+  dir=$root/runtimes
   image=$prefix/$name:$version
   started=$SECONDS
   ok=1
@@ -125,7 +82,7 @@ for row in "${selected[@]}"; do
       "$DOCKER" build --force-rm "${args[@]}" --target run -t "$image" "$dir" >>"$log" 2>&1 || ok=''
     names="$image-build, $image"
   else
-    "$DOCKER" build --force-rm "${args[@]}" -t "$image" "$dir" >"$log" 2>&1 || ok=''
+    "$DOCKER" build --force-rm "${args[@]}" --target build -t "$image" "$dir" >"$log" 2>&1 || ok=''
     names=$image
   fi
   seconds=$((SECONDS - started))

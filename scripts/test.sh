@@ -100,7 +100,10 @@ done
 echo "compiled: $passed kits passed, $failed failed, $skipped languages skipped"
 ((failed == 0))
 
-echo "== runtime images: the seed test in Docker (tests/images/run.sh)"
+echo "== no block repeats across the files under runtimes/ (tests/runtimes/repeats.py)"
+python3 tests/runtimes/repeats.py
+
+echo "== runtime images: the seed test in Docker, every catalogue version (tests/images/run.sh)"
 if docker info >/dev/null 2>&1; then
   if [ -n "$bases_pid" ]; then
     started=$SECONDS
@@ -111,8 +114,10 @@ if docker info >/dev/null 2>&1; then
     ((bases_rc == 0)) || { echo "tests/images/bases.sh failed (exit $bases_rc)" >&2; exit 1; }
   fi
   SKIP_MAKE=1 tests/images/run.sh
-  echo "== runtime images: the v5 layout, python and node, as the open-runtimes executor uses it (tests/images/v5.sh)"
+  echo "== runtime images: the v5 layout, python, node, php and ruby, as the open-runtimes executor uses it (tests/images/v5.sh)"
   SKIP_MAKE=1 tests/images/v5.sh
+  echo "== runtime images: a container stopped while runtime-shim launch extracts exits 0 at once (tests/images/launch.sh)"
+  tests/images/launch.sh
   echo "== runtime images: scale-out on Docker Swarm behind HAProxy, under load (tests/swarm/run.sh)"
   # It needs Debian's haproxy and docker-registry (scripts/install-test-deps.sh installs them as root): in CI
   # their absence fails the run (run.sh says what is missing); elsewhere it is skipped with the reason.

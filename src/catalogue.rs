@@ -21,9 +21,13 @@ pub struct Runtime {
     pub kind: String,
     pub build_image: String,
     pub run_image: String,
+    /// The v5 default entry file (`OPEN_RUNTIMES_ENTRYPOINT`).
+    pub entrypoint: String,
     pub platforms: Vec<String>,
     /// Whether the image test (`tests/images/run.sh`) passes for it here.
     pub tested: bool,
+    /// Why the image test cannot build it without a registry (no such version from Debian or the host).
+    pub skip_offline: Option<String>,
     pub image_size_mb: Option<f64>,
 }
 
@@ -54,7 +58,12 @@ pub fn table(c: &Catalogue) -> String {
             r.build_image.clone(),
             r.run_image.clone(),
             r.platforms.join(","),
-            if r.tested { "yes" } else { "no" }.to_string(),
+            match (&r.skip_offline, r.tested) {
+                (_, true) => "yes",
+                (Some(_), false) => "official only",
+                (None, false) => "no",
+            }
+            .to_string(),
             size(r.image_size_mb),
             format!("runtimes/{}", r.folder),
         ]);
@@ -73,8 +82,14 @@ pub fn table(c: &Catalogue) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} runtimes, {} tested here; base stage {}\n",
+        "{} runtimes ({} languages), {} tested here; base stage {}\n",
         c.runtimes.len(),
+        {
+            let mut names: Vec<&str> = c.runtimes.iter().map(|r| r.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names.len()
+        },
         c.runtimes.iter().filter(|r| r.tested).count(),
         size(c.base_size_mb)
     ));
@@ -97,11 +112,21 @@ mod tests {
                 r.name
             );
             assert!(!r.platforms.is_empty(), "{}", r.name);
+            assert_eq!(r.folder, format!("{}-{}", r.name, r.version));
             assert!(
-                root.join(&r.folder).is_dir(),
-                "runtimes/{} is missing",
+                root.join(&r.folder).join("README.md").is_file(),
+                "runtimes/{}/README.md is missing",
                 r.folder
             );
+            assert!(
+                root.join(&r.name).join("build.sh").is_file(),
+                "runtimes/{}/build.sh is missing",
+                r.name
+            );
+        }
+        for lang in ["python", "node", "php", "ruby", "go", "java"] {
+            let versions = c.runtimes.iter().filter(|r| r.name == lang).count();
+            assert!(versions >= 3, "{lang}: {versions} versions");
         }
         let t = table(&c);
         assert!(t.starts_with("runtime"));

@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `dev <folder>`, `conformance`, `runtimes`, `code`, `--help`,
+//! The command line: `serve` (the default), `dev <folder>`, `conformance`, `runtimes`, `code`, `launch`, `--help`,
 //! `--version`.
 
 use std::ffi::OsString;
@@ -46,6 +46,15 @@ Usage:
   runtime-shim runtimes [--json]
       The catalogue of runtime images: name, version, build and run images, platforms, whether the image
       test passes here, image size.
+
+  runtime-shim launch [COMMAND [ARG...]]
+      The runtime images' entrypoint (their launch.sh is this one line). With no command: extract
+      CODE_TARBALL (/tmp/code.tar.gz; gzip, zstd or plain tar, nothing leading outside) into CODE_DIR
+      (/usr/code), or serve CODE_DIR as it is without one; set SHIM_CODE_PATH to it, SHIM_ADAPTER to its
+      runtime when the build made one (and none is set), and the language's path to the dependencies the
+      build installed there (PYTHONPATH, PERL5LIB, DENO_DIR, Bundler's); then exec serve in its place. A stop
+      signal during the extraction ends it with status 0; one before the server is ready is kept for it.
+      With a command: exec it (the build step), or the shim with those arguments if the first is a flag.
 
   runtime-shim code extract [--timings FILE] <archive> <folder>
       Extract a tar archive (gzip, zstd or plain, told by its first bytes) into folder, refusing entries
@@ -128,6 +137,8 @@ pub enum Command {
     },
     /// `code extract …` / `code archive …`: the v5 images' build and start steps.
     Code(crate::archive::Command),
+    /// `launch [ARG...]`: the runtime images' entrypoint (extract the function, exec `serve`).
+    Launch(Vec<OsString>),
     /// `probe [--host IP] [--port N] [--path P] [--timeout S]`: a health check that exits 0 or 1.
     Probe(crate::probe::Options),
     Help,
@@ -158,6 +169,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             }),
             _ => Err("native-worker takes [--check] <library>".into()),
         };
+    }
+    if args.first().is_some_and(|a| a == "launch") {
+        return Ok(Command::Launch(args[1..].to_vec()));
     }
     if args.first().is_some_and(|a| a == "code") {
         return crate::archive::parse(&args[1..]).map(Command::Code);
@@ -342,7 +356,12 @@ mod tests {
             })
         );
         assert!(p(&["dev"]).unwrap_err().contains("needs a folder"));
-        assert!(p(&["launch"]).unwrap_err().contains("unknown command"));
+        assert!(p(&["start"]).unwrap_err().contains("unknown command"));
+        assert_eq!(p(&["launch"]), Ok(Command::Launch(vec![])));
+        assert_eq!(
+            p(&["launch", "--help"]),
+            Ok(Command::Launch(vec!["--help".into()]))
+        );
         assert!(p(&["--port", "x"]).unwrap_err().contains("--port"));
         assert!(p(&["serve", "--file", "x"]).is_err());
         match p(&["conformance", "ruby", "--functions", "f", "--json"]) {

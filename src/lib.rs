@@ -25,6 +25,7 @@
 //! - [`catalogue`] — `runtime-shim runtimes`: the runtime images, from `runtimes/catalogue.json`.
 //! - [`archive`] — `runtime-shim code extract|archive`: the function folder as a tar archive, for the v5
 //!   images' build and start steps.
+//! - [`launch`] — `runtime-shim launch`: the runtime images' entrypoint (extract the function, exec `serve`).
 //! - [`conformance`] — `runtime-shim conformance <adapter>`: the standard cases against any adapter.
 
 pub mod adapters;
@@ -38,6 +39,7 @@ pub mod contract;
 pub mod dev;
 pub mod error;
 pub mod handler;
+pub mod launch;
 pub mod native;
 pub mod pool;
 pub mod probe;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
         Command::Conformance(options) => return conformance(&options),
         Command::Code(command) => return runtime_shim::archive::main(&command),
+        Command::Launch(args) => return runtime_shim::launch::main(&args),
         Command::Probe(options) => return probe(&options),
         Command::Runtimes { json } => {
             return match catalogue::load() {

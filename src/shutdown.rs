@@ -7,6 +7,13 @@ use tokio::signal::unix::{SignalKind, signal};
 pub fn on_signal() -> std::io::Result<impl Future<Output = ()>> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // `runtime-shim launch` execs the server with both blocked, so that one sent before now is not lost: with
+    // the handlers in place, a pending one is delivered here.
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_UNBLOCK,
+        Some(&crate::launch::stop_signals()),
+        None,
+    )?;
     Ok(async move {
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",

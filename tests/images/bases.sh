@@ -10,18 +10,20 @@
 #   tests/images/bases.sh --check IMAGE…  can they be built here? (the host binaries they copy; exit 1: why)
 #
 # An image that already exists is kept (delete it to rebuild: docker rmi local/python:3.11). Run as root
-# (debootstrap needs it). Env: MIRROR, SECURITY_MIRROR (default: the Debian mirror of this machine's apt
-# sources), DEBOOTSTRAP_DIR (scratch, default a temp dir), BASES_NETWORK=build|chroot (how packages get
+# (debootstrap needs it). Env: MIRROR, SECURITY_MIRROR (default: the Debian mirror and security mirror of this
+# machine's apt sources — /etc/apt/sources.list and sources.list.d/*.list, *.sources; none there and no MIRROR:
+# it stops and says so), DEBOOTSTRAP_DIR (scratch, default a temp dir), BASES_NETWORK=build|chroot (how packages get
 # into the language images: `docker build` with network, or apt-get in a chroot of the root filesystem before
 # import; default: build if a container can reach the mirror, else chroot).
 set -euo pipefail
 say() { printf 'bases: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-DEBIAN=local/debian:bookworm
-# image | Debian packages | binaries copied from the host | the official images it stands in for | a command to run after
+# image | Debian packages | binaries copied from the host | the official images it stands in for | a command to
+# run after | the Debian release it is made of (bookworm unless named: trixie has the newer language versions)
 TABLE="
 local/debian:bookworm|||debian:bookworm-slim
+local/debian:trixie|||||trixie
 local/python:3.11|python3 python3-pip||python:3.11-slim-bookworm
 local/node:20||node|node:20-bookworm-slim
 local/php:8.2|php-cli composer||php:8.2-cli-bookworm composer:2|ln -s /usr/share/php /usr/local/share/php
@@ -35,17 +37,27 @@ local/gcc:12|gcc g++ libc6-dev||gcc:12-bookworm
 local/jdk:17|openjdk-17-jdk-headless||eclipse-temurin:17-jdk
 local/jre:17|openjdk-17-jre-headless||eclipse-temurin:17-jre
 local/zig:0.14|python3|zig|python:3.12-slim-bookworm
+local/python:3.13|python3 python3-pip||python:3.13-slim-bookworm||trixie
+local/php:8.4|php-cli composer||php:8.4-cli-bookworm|ln -s /usr/share/php /usr/local/share/php|trixie
+local/ruby:3.3|ruby||ruby:3.3-slim-bookworm||trixie
+local/golang:1.24|golang-go||golang:1.24-bookworm||trixie
+local/jdk:21|openjdk-21-jdk-headless||eclipse-temurin:21-jdk||trixie
+local/jre:21|openjdk-21-jre-headless||eclipse-temurin:21-jre||trixie
+local/jdk:25|openjdk-25-jdk-headless||eclipse-temurin:25-jdk||trixie
+local/jre:25|openjdk-25-jre-headless||eclipse-temurin:25-jre||trixie
 "
 
-# The mirror apt uses on this machine (deb822 or one-line sources), else Debian's own.
+# The mirror apt uses on this machine (deb822 or one-line sources; commented lines do not count), or nothing.
 mirror_of() { # SUITE-SUFFIX ('' or -security)
-  local uri
-  uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -Eo "https?://[^ ]*/debian$1(/)?( |$)" | head -n 1 | tr -d ' ' || true)
-  echo "${uri:-http://deb.debian.org/debian$1}"
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -v '^[[:space:]]*#' | grep -Eo "https?://[^ ]*/debian$1(/)?( |$)" | head -n 1 | tr -d ' ' || true
 }
 MIRROR=${MIRROR:-$(mirror_of '')}
 SECURITY_MIRROR=${SECURITY_MIRROR:-$(mirror_of -security)}
+need_mirror() {
+  [ -n "$MIRROR" ] || die "no Debian mirror: this machine's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/) name none ending in /debian, and MIRROR is not set (e.g. MIRROR=http://deb.debian.org/debian)"
+  [ -n "$SECURITY_MIRROR" ] || { SECURITY_MIRROR=${MIRROR%/debian}/debian-security; say "no security mirror in the apt sources: using $SECURITY_MIRROR"; }
+}
 
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
 row() { echo "$TABLE" | grep -F "$1|" | head -n 1; }
@@ -89,20 +101,22 @@ for image in "$@"; do exists "$image" && say "$image: exists, kept" || todo+=("$
 
 scratch=${DEBOOTSTRAP_DIR:-$(mktemp -d /tmp/bases.XXXXXX)}
 trap 'rm -rf "$scratch"' EXIT
-rootfs=$scratch/rootfs
+suite_of() { local s; IFS='|' read -r _ _ _ _ _ s <<<"$(row "$1")"; echo "${s:-bookworm}"; }
 
-make_rootfs() {
+make_rootfs() { # SUITE; sets rootfs
+  rootfs=$scratch/rootfs-$1
   [ -x "$rootfs/bin/sh" ] && return
   [ "$(id -u)" = 0 ] || die "debootstrap needs root"
+  need_mirror
   command -v debootstrap >/dev/null || { say "apt-get install debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
-  say "debootstrap bookworm from $MIRROR (minbase)"
+  say "debootstrap $1 from $MIRROR (minbase)"
   local t=$SECONDS
-  debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" > "$scratch/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$scratch/debootstrap.log" >&2; die "debootstrap failed"; }
+  debootstrap --variant=minbase "$1" "$rootfs" "$MIRROR" > "$scratch/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$scratch/debootstrap.log" >&2; die "debootstrap of $1 from $MIRROR failed"; }
   cat > "$rootfs/etc/apt/sources.list" <<SOURCES
-deb $MIRROR bookworm main
-deb $MIRROR bookworm-updates main
-deb $SECURITY_MIRROR bookworm-security main
+deb $MIRROR $1 main
+deb $MIRROR $1-updates main
+deb $SECURITY_MIRROR $1-security main
 SOURCES
   # As the official debian images: no recommends, no package caches left in layers, no docs.
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' > "$rootfs/etc/apt/apt.conf.d/90norecommends"
@@ -119,17 +133,20 @@ import() { # DIR IMAGE
   say "$2: imported ($(docker image inspect -f '{{.Size}}' "$2" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
 }
 
-if ! exists "$DEBIAN"; then make_rootfs; import "$rootfs" "$DEBIAN"; fi
+for suite in $(for image in "${todo[@]}"; do suite_of "$image"; done | sort -u); do
+  exists "local/debian:$suite" || { make_rootfs "$suite"; import "$rootfs" "local/debian:$suite"; }
+done
 
 # Can a build container reach the mirror? Then the language images are ordinary `docker build`s.
 if [ -z "${BASES_NETWORK:-}" ]; then
-  if docker run --rm "$DEBIAN" sh -c 'timeout 20 apt-get update -qq' >/dev/null 2>&1; then BASES_NETWORK=build; else BASES_NETWORK=chroot; fi
+  if docker run --rm local/debian:bookworm sh -c 'timeout 20 apt-get update -qq' >/dev/null 2>&1; then BASES_NETWORK=build; else BASES_NETWORK=chroot; fi
   say "containers reach the mirror: $([ $BASES_NETWORK = build ] && echo yes || echo 'no (apt-get in a chroot instead)')"
 fi
 
 for image in "${todo[@]}"; do
-  [ "$image" = "$DEBIAN" ] && continue
-  IFS='|' read -r _ packages binaries _ after <<<"$(row "$image")"
+  [[ $image == local/debian:* ]] && continue
+  IFS='|' read -r _ packages binaries _ after suite <<<"$(row "$image")"
+  suite=${suite:-bookworm}
   t=$SECONDS
   ctx=$scratch/ctx-${image//[:\/]/-}
   mkdir -p "$ctx/bin" "$ctx/opt"
@@ -147,7 +164,7 @@ for image in "${todo[@]}"; do
   done
   if [ "$BASES_NETWORK" = build ]; then
     {
-      echo "FROM $DEBIAN"
+      echo "FROM local/debian:$suite"
       # man1: the JDK's postinst registers man pages with update-alternatives, which fails without the folder.
       [ -z "$packages" ] || echo "RUN mkdir -p /usr/share/man/man1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null && rm -rf /var/lib/apt/lists/*"
       # Only folders with files: the legacy builder trips over an empty COPY layer followed by another COPY.
@@ -157,7 +174,7 @@ for image in "${todo[@]}"; do
     } > "$ctx/Dockerfile"
     docker build --force-rm -t "$image" "$ctx" > "$scratch/build.log" 2>&1 || { tail -n 30 "$scratch/build.log" >&2; die "docker build of $image failed"; }
   else
-    make_rootfs
+    make_rootfs "$suite"
     copy=$scratch/rootfs-copy
     rm -rf "$copy" && cp -a "$rootfs" "$copy"
     cp /etc/resolv.conf "$copy/etc/resolv.conf"

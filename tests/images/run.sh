@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The runtime images' seed test, for real, with Docker: for each runtime of runtimes/catalogue.json it does
-# what the seed's runtime tests do, then checks the container's process duties.
+# The runtime images' seed test, for real, with Docker: for each runtime version of runtimes/catalogue.json it
+# does what the seed's runtime tests do, then checks the container's process duties.
 #
-#   tests/images/run.sh [--official] [--record] [--keep] [RUNTIME...]    RUNTIME: python or python-3.11
+#   tests/images/run.sh [--official] [--record] [--keep] [RUNTIME...]    RUNTIME: python (every version) or python-3.11
 #
 # For each runtime:
 #   1. build step: the build image with a test function at /tmp/code.tar.gz (conformance/<lang>/seed.<ext> as
@@ -17,7 +17,8 @@
 #
 # Without a registry (the default) the official base images are replaced by local stand-ins built by
 # tests/images/bases.sh (a debootstrapped Debian bookworm with each language from Debian's packages, or the
-# host's node/deno/bun binaries); a runtime without a stand-in is skipped. Images that exist are reused.
+# host's node/deno/bun binaries); a version the catalogue marks skip_offline (Debian and the host have no such
+# version), or one without a stand-in, is skipped with the reason. Images that exist are reused.
 #   --official   use the official images of the Dockerfiles (a machine that can pull from a registry)
 #   --record     write tested, image_size_mb and base_size_mb from this run into runtimes/catalogue.json
 #   --keep       keep the temp folder and the containers of a failed runtime, to look at
@@ -67,7 +68,7 @@ for w in wanted:
         sys.exit(f"no runtime '{w}' in runtimes/catalogue.json")
 for r in runtimes:
     if not wanted or r["name"] in wanted or r["folder"] in wanted:
-        print("\t".join([r["name"], r["version"], r["folder"], r["kind"]]))
+        print("\t".join([r["name"], r["version"], r["folder"], r["kind"], r["build_image"], r["run_image"], r["skip_offline"] or ""]))
 PY
 ) || die "cannot read the catalogue"
 mapfile -t rows <<<"$catalogue"
@@ -86,16 +87,16 @@ if [ "${SKIP_MAKE:-}" != 1 ]; then
 fi
 
 # ---- base images: which official images each runtime's Dockerfile names, and their local stand-ins ----
-images_of() { sed -n 's/^ARG \([A-Z_]*IMAGE\)=\(.*\)$/\1 \2/p' "runtimes/$1/Dockerfile" | awk '$1 != "SHIM_IMAGE" { print $2 }'; }
 "$here/bases.sh" --map > "$tmp/bases.map"
 declare -A skip=()
 selected=() needed=()
 for row in "${rows[@]}"; do
-  IFS=$'\t' read -r name version folder kind <<<"$row"
-  [ -f "runtimes/$folder/Dockerfile" ] || { skip[$folder]="no Dockerfile"; continue; }
+  IFS=$'\t' read -r name version folder kind build_image run_image offline <<<"$row"
   if [ -z "$official" ]; then
+    # The catalogue says why a version cannot be tested here (no such version from Debian or the host).
+    if [ -n "$offline" ]; then skip[$folder]=$offline; continue; fi
     missing='' locals=()
-    for image in $(images_of "$folder"); do
+    for image in $(printf '%s\n' "$build_image" "$run_image" | sort -u); do
       local_image=$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")
       if [ -z "$local_image" ]; then missing+=" $image"; else locals+=("$local_image"); fi
     done
@@ -273,7 +274,7 @@ while IFS=$'\t' read -r folder seconds size status; do
 done < "$tmp/images.tsv"
 
 for row in "${selected[@]}"; do
-  IFS=$'\t' read -r name version folder kind <<<"$row"
+  IFS=$'\t' read -r name version folder kind _ <<<"$row"
   [ -z "${result[$folder]:-}" ] || continue
   if [ -z "${image_seconds[$folder]:-}" ]; then result[$folder]="FAIL: no image"; continue; fi
   say "$folder"
@@ -287,7 +288,7 @@ done
 passed=0 failed=0 skipped=0
 printf '\n%-14s %-12s %-12s %-9s %s\n' runtime 'image build' 'func build' size result
 for row in "${rows[@]}"; do
-  IFS=$'\t' read -r name version folder kind <<<"$row"
+  IFS=$'\t' read -r name version folder kind _ <<<"$row"
   if [ -n "${skip[$folder]:-}" ]; then
     printf '%-14s %-12s %-12s %-9s %s\n' "$folder" - - - "skipped: ${skip[$folder]}"
     skipped=$((skipped + 1))

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The v5 image test: plays the open-runtimes executor against the python and node images, in Docker.
+# The v5 image test: plays the open-runtimes executor against the python, node, php and ruby images, in Docker
+# — every version of them in runtimes/catalogue.json the local test can build (with --official: all).
 #
-#   tests/images/v5.sh [--official] [--keep] [python|node...]          none: both
+#   tests/images/v5.sh [--official] [--keep] [python|node|php|ruby|FOLDER...]     none: all four
 #
-# For each runtime, with the function of tests/images/functions/v5/<lang>/:
+# For each runtime version, with the function of tests/images/functions/v5/<lang>/:
 #   1. build: `docker run -v SRC:/mnt/code IMAGE sh -c 'bash /usr/local/server/helpers/build.sh "<install>"'`
-#      — the install command writes built.txt and a dependency (.python_packages/v5dep, node_modules/v5dep);
+#      — the install command writes built.txt and a dependency (.python_packages/v5dep, node_modules/v5dep,
+#      vendor/v5dep.php, lib/v5dep.rb);
 #      SRC/code.tar.gz must appear and hold them and .open-runtimes;
 #   2. start: the archive folder at /mnt/code, host folders at /mnt/logs and /mnt/telemetry,
 #      OPEN_RUNTIMES_SECRET, command `bash /usr/local/server/helpers/start.sh "bash helpers/server.sh"`;
@@ -29,11 +31,22 @@ say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'v5 images: ERROR: %s\n' "$*" >&2; exit 2; }
 started_all=$SECONDS
 
-# name | version | catalogue folder | entry file | install command
+# name | entry file | what the install command installs, as the function reports it | install command
 RUNTIMES="
-python|3.11|python-3.11|main.py|echo built > built.txt && mkdir -p .python_packages/v5dep && echo 'VALUE = \"from .python_packages\"' > .python_packages/v5dep/__init__.py
-node|20|node-20|index.js|echo built > built.txt && mkdir -p node_modules/v5dep && echo 'module.exports = \"from node_modules\";' > node_modules/v5dep/index.js
+python|main.py|from .python_packages|echo built > built.txt && mkdir -p .python_packages/v5dep && echo 'VALUE = \"from .python_packages\"' > .python_packages/v5dep/__init__.py
+node|index.js|from node_modules|echo built > built.txt && mkdir -p node_modules/v5dep && echo 'module.exports = \"from node_modules\";' > node_modules/v5dep/index.js
+php|index.php|from vendor|echo built > built.txt && mkdir -p vendor && echo '<?php return \"from vendor\";' > vendor/v5dep.php
+ruby|index.rb|from lib|echo built > built.txt && mkdir -p lib && echo 'V5DEP = \"from lib\"' > lib/v5dep.rb
 "
+# Every version of those languages in the catalogue that the local test can build (all of them with --official).
+versions_of() { # NAME
+  python3 - "$root/runtimes/catalogue.json" "$1" "$official" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["runtimes"]:
+    if r["name"] == sys.argv[2] and (sys.argv[3] or not r["skip_offline"]):
+        print(r["folder"], r["version"], r["build_image"])
+PY
+}
 
 official='' keep='' wanted=()
 while [ $# -gt 0 ]; do
@@ -42,11 +55,11 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
-    *) grep -q "^$1|" <<<"$RUNTIMES" || die "no v5 test for '$1' (python, node)"; wanted+=("$1") ;;
+    *) grep -q "^${1%%-*}|" <<<"$RUNTIMES" || die "no v5 test for '$1' (python, node, php, ruby: a name or a folder)"; wanted+=("$1") ;;
   esac
   shift
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(python node)
+[ ${#wanted[@]} -gt 0 ] || wanted=(python node php ruby)
 for tool in docker curl python3 tar; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info)"
 
@@ -66,14 +79,20 @@ if [ "${SKIP_MAKE:-}" != 1 ]; then
   say "make static"
   make -s static >"$tmp/make.log" 2>&1 || { tail -n 20 "$tmp/make.log" >&2; die "make static failed"; }
 fi
-folders=()
-for name in "${wanted[@]}"; do folders+=("$(grep "^$name|" <<<"$RUNTIMES" | cut -d'|' -f3)"); done
+folders=() rows=()
+for w in "${wanted[@]}"; do
+  while read -r folder version build_image; do
+    [ "$w" = "${w%%-*}" ] || [ "$w" = "$folder" ] || continue
+    folders+=("$folder") rows+=("${w%%-*} $version $folder $build_image")
+  done < <(versions_of "${w%%-*}")
+done
+[ ${#folders[@]} -gt 0 ] || die "none of ${wanted[*]} can be built here (see runtimes/catalogue.json, skip_offline)"
 subst=()
 if [ -z "$official" ]; then
   "$here/bases.sh" --map > "$tmp/bases.map"
   bases=()
-  for folder in "${folders[@]}"; do
-    image=$(sed -n 's/^ARG BASE_IMAGE=//p' "runtimes/$folder/Dockerfile")
+  for row in "${rows[@]}"; do
+    read -r _ _ _ image <<<"$row"
     bases+=("$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")")
   done
   why=$("$here/bases.sh" --check "${bases[@]}") || die "$why"
@@ -103,8 +122,8 @@ wait_started() { # CONTAINER PORT
   return 1
 }
 
-run_test() { # NAME VERSION ENTRY INSTALL
-  local name=$1 version=$2 entry=$3 install=$4 image=$PREFIX/$1:$2 dir=$tmp/$1 c port status id
+run_test() { # NAME VERSION ENTRY INSTALL DEPENDENCY
+  local name=$1 version=$2 entry=$3 install=$4 dependency=$5 image=$PREFIX/$1:$2 dir=$tmp/$1-$2 c port status id
   docker image inspect "$image" >/dev/null 2>&1 || { check "no image $image (its build failed above)"; return; }
   mkdir -p "$dir/code" "$dir/logs" "$dir/telemetry"
   cp -R "$here/functions/v5/$name/." "$dir/code/"
@@ -129,7 +148,7 @@ run_test() { # NAME VERSION ENTRY INSTALL
   fi
 
   # 2. start
-  c=rs-v5-$name-$$
+  c=rs-v5-$name-$version-$$
   docker run -d "$label" --name "$c" -p 127.0.0.1::3000 -v "$dir/code:/mnt/code:ro" \
     -v "$dir/logs:/mnt/logs" -v "$dir/telemetry:/mnt/telemetry" \
     -e OPEN_RUNTIMES_SECRET="$SECRET" -e OPEN_RUNTIMES_ENTRYPOINT="$entry" \
@@ -148,9 +167,9 @@ run_test() { # NAME VERSION ENTRY INSTALL
   status=$(curl -s -o "$dir/reply" -D "$dir/headers" -w '%{http_code}' -X POST \
     "http://127.0.0.1:$port/v5/test?name=shim&flag" -H "x-open-runtimes-secret: $SECRET" \
     -H "x-open-runtimes-log-id: $id" -H 'content-type: application/json' -d '{"hello":"world","n":[1,2]}')
-  if [ "$status" = 201 ] && python3 - "$dir/reply" "$dir/headers" "$name" "$id" <<'PY'
+  if [ "$status" = 201 ] && python3 - "$dir/reply" "$dir/headers" "$name" "$id" "$dependency" <<'PY'
 import json, sys
-reply, headers, name, log_id = sys.argv[1:]
+reply, headers, name, log_id, dependency = sys.argv[1:]
 r = json.load(open(reply))
 h = {}
 for line in open(headers, encoding="latin-1").read().splitlines()[1:]:
@@ -159,7 +178,7 @@ for line in open(headers, encoding="latin-1").read().splitlines()[1:]:
         h[k.strip().lower()] = v.strip()
 want = {"runtime": name, "method": "POST", "path": "/v5/test", "query": {"name": "shim", "flag": ""},
         "body": {"hello": "world", "n": [1, 2]}, "built": "built",
-        "dependency": "from .python_packages" if name == "python" else "from node_modules"}
+        "dependency": dependency}
 assert r == want, f"reply {r}, want {want}"
 assert h.get("content-type") == "application/json; charset=utf-8", h
 assert h.get("x-v5-test") == "yes", h
@@ -198,11 +217,12 @@ PY
 }
 
 passed=0 failed=0 lines=()
-for name in "${wanted[@]}"; do
-  IFS='|' read -r _ version folder entry install <<<"$(grep "^$name|" <<<"$RUNTIMES")"
+for row in "${rows[@]}"; do
+  read -r name version folder _ <<<"$row"
+  IFS='|' read -r _ entry dependency install <<<"$(grep "^$name|" <<<"$RUNTIMES")"
   say "$folder (v5)"
   fail='' t=$SECONDS
-  run_test "$name" "$version" "$entry" "$install"
+  run_test "$name" "$version" "$entry" "$install" "$dependency"
   if [ -z "$fail" ]; then passed=$((passed + 1)); lines+=("PASS $folder v5 ($((SECONDS - t)) s)")
   else failed=$((failed + 1)); lines+=("FAIL $folder v5: $fail"); fi
 done

@@ -10,6 +10,7 @@ mod http;
 mod isolation;
 mod lambda;
 mod languages;
+mod launch;
 mod lifecycle;
 mod native;
 mod privilege;
