@@ -24,10 +24,13 @@ cp -R "$CODE_DIR/." "$src/code/"
 cd "$src"
 # The program's entry point: the user's files are compiled as a library module (-parse-as-library), so none of
 # them may be a main.swift with top-level code.
-cat > RuntimeEntry.swift <<'SWIFT'
+# A function of the v5 contract declares main(context:); one of v1 main(req:res:).
+signature='main(req:res:)'
+if grep -rqE 'func +main\( *context *:' "$CODE_DIR" --include='*.swift'; then signature='main(context:)'; fi
+cat > RuntimeEntry.swift <<SWIFT
 @main enum RuntimeEntry {
     static func main() async {
-        await serve(Function.main(req:res:))
+        await serve(Function.$signature)
     }
 }
 SWIFT
