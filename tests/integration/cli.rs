@@ -74,7 +74,7 @@ fn bad_values_are_errors_naming_the_variable() {
 
 #[test]
 fn unknown_commands_and_busy_ports_fail_clearly() {
-    let (code, _, err) = run(&["launch"], &[]);
+    let (code, _, err) = run(&["lunch"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown command"), "{err}");
     let shim = Shim::fixture("echo", &[]);
