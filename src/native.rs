@@ -121,6 +121,34 @@ type Reply = (u16, &'static str, Vec<u8>);
 /// One `kv` record: tag, key, value.
 type Record<'a> = (&'a str, &'a [u8], &'a [u8]);
 
+/// Every `tag` record of a request, as the library's name/value pairs.
+fn fields_pairs(fields: &[Record<'_>], tag: &str) -> Vec<abi::Pair> {
+    fields
+        .iter()
+        .filter(|(t, _, _)| *t == tag)
+        .map(|(_, k, v)| abi::Pair {
+            name: abi::Bytes::of(k),
+            value: abi::Bytes::of(v),
+        })
+        .collect()
+}
+
+/// The value of the first `tag` record, empty when there is none.
+fn fields_scalar<'a>(fields: &[Record<'a>], tag: &str) -> &'a [u8] {
+    fields
+        .iter()
+        .find(|(t, _, _)| *t == tag)
+        .map_or(&[][..], |(_, _, v)| v)
+}
+
+/// The first `tag` record as a number, 0 when absent or not one.
+fn fields_number(fields: &[Record<'_>], tag: &str) -> u64 {
+    std::str::from_utf8(fields_scalar(fields, tag))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The reply the library's calls leave behind.
 #[derive(Default)]
 struct State {
@@ -247,28 +275,11 @@ pub fn worker(path: &str) -> ExitCode {
 /// Calls the library for one request; `Err` carries a failure message.
 fn serve(handle: abi::HandleFn, body: &[u8]) -> Result<Option<Reply>, Vec<u8>> {
     let fields = parse_kv(body).map_err(|e| e.into_bytes())?;
-    let pairs = |tag: &str| -> Vec<abi::Pair> {
-        fields
-            .iter()
-            .filter(|(t, _, _)| *t == tag)
-            .map(|(_, k, v)| abi::Pair {
-                name: abi::Bytes::of(k),
-                value: abi::Bytes::of(v),
-            })
-            .collect()
-    };
-    let scalar = |tag: &str| -> &[u8] {
-        fields
-            .iter()
-            .find(|(t, _, _)| *t == tag)
-            .map_or(&[][..], |(_, _, v)| v)
-    };
-    let number = |tag: &str| -> u64 {
-        std::str::from_utf8(scalar(tag))
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    };
+    let (pairs, scalar, number) = (
+        |tag| fields_pairs(&fields, tag),
+        |tag| fields_scalar(&fields, tag),
+        |tag| fields_number(&fields, tag),
+    );
     let (env, headers) = (pairs("env"), pairs("header"));
     let request = abi::Request {
         path: abi::Bytes::of(scalar("path")),
@@ -390,28 +401,11 @@ fn worker_v2(
                 return ExitCode::from(2);
             }
         };
-        let pairs = |tag: &str| -> Vec<abi::Pair> {
-            fields
-                .iter()
-                .filter(|(t, _, _)| *t == tag)
-                .map(|(_, k, v)| abi::Pair {
-                    name: abi::Bytes::of(k),
-                    value: abi::Bytes::of(v),
-                })
-                .collect()
-        };
-        let scalar = |tag: &str| -> &[u8] {
-            fields
-                .iter()
-                .find(|(t, _, _)| *t == tag)
-                .map_or(&[][..], |(_, _, v)| v)
-        };
-        let number = |tag: &str| -> u64 {
-            std::str::from_utf8(scalar(tag))
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
-        };
+        let (pairs, scalar, number) = (
+            |tag| fields_pairs(&fields, tag),
+            |tag| fields_scalar(&fields, tag),
+            |tag| fields_number(&fields, tag),
+        );
         let (query, headers) = (pairs("query"), pairs("header"));
         let request = abi::RequestV2 {
             version: abi::VERSION_2,
