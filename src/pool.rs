@@ -823,12 +823,14 @@ async fn pump_logs(
             biased;
             ack = flushes.recv() => {
                 let Some(ack) = ack else { return };
+                // read(2) itself, not `try_read`: that answers WouldBlock from tokio's cached readiness, which
+                // misses bytes written before the reply whose readiness event the reactor has not handled yet.
                 while open {
-                    match stderr.try_read(&mut chunk) {
+                    match nix::unistd::read(&stderr, &mut chunk) {
                         Ok(0) => open = false,
                         Ok(n) => splitter.push(&chunk[..n], &mut emit),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(nix::errno::Errno::EAGAIN) => break,
+                        Err(nix::errno::Errno::EINTR) => {}
                         Err(e) => {
                             debug!(pid, error = %e, "reading adapter stderr failed");
                             open = false;
