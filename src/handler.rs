@@ -86,9 +86,6 @@ impl Ids {
     }
 }
 
-/// How long the handler waits past the deadline for the worker's own timeout reply before giving it itself.
-const DEADLINE_SLACK: Duration = Duration::from_millis(20);
-
 /// Facts for the request's log line.
 #[derive(Default)]
 pub struct Trace {
@@ -158,9 +155,9 @@ async fn v1_pipeline(
     Ok(v1::encode(result?))
 }
 
-/// Steps 6 and 7, the same for every contract: the deadline counts from now, so time spent queued counts; a
-/// worker runs the execution. `Err` only when no worker could take it (busy, shutting down) or the worker's own
-/// answer did not come by the deadline.
+/// Steps 6 and 7, the same for every contract: the deadline counts from now, so time spent waiting for a
+/// worker counts; a worker runs the execution, in this task. `Err` only when no worker could take it (busy,
+/// shutting down) or none was free by the deadline.
 pub async fn execute(state: &AppState, work: Work, trace: &mut Trace) -> Result<Done, ShimError> {
     let timeout = work.timeout();
     let deadline = Instant::now() + timeout;
@@ -168,20 +165,14 @@ pub async fn execute(state: &AppState, work: Work, trace: &mut Trace) -> Result<
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let id = state.ids.next();
-    trace.id = Some(id.clone());
-    let done = state.pool.submit(id, work, deadline, deadline_ms)?;
-    let done = match tokio::time::timeout_at(deadline + DEADLINE_SLACK, done).await {
-        Ok(Ok(done)) => done,
-        Ok(Err(_)) => return Err(ShimError::ShuttingDown),
-        Err(_) => return Err(ShimError::TimedOut(timeout)),
-    };
+    let id = trace.id.insert(state.ids.next());
+    let done = state.pool.run(id, work, deadline, deadline_ms).await?;
     trace.pid = done.pid;
     Ok(done)
 }
 
-/// [`execute`] for the contracts that report an execution's logs: when the worker's answer did not come by
-/// the deadline, the timeout is the execution's result (with no log lines) rather than an early error.
+/// [`execute`] for the contracts that report an execution's logs: when no worker was free by the deadline,
+/// the timeout is the execution's result (with no log lines) rather than an early error.
 pub async fn execute_logged(
     state: &AppState,
     work: Work,

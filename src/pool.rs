@@ -1,13 +1,19 @@
-//! The worker pool: `workers` supervised adapter processes, fed from one queue.
+//! The worker pool: `workers` supervised adapter processes, lent to the executions that need them.
 //!
-//! Each slot is a task that owns one adapter at a time: it starts it (handshake within the startup timeout),
-//! serves jobs one by one, and replaces it whenever it times out, crashes, breaks the protocol, or its caller
-//! goes away. Admission is one counter: at most `workers + queue` jobs are in the pool (running or waiting);
-//! past that `submit` answers `Busy` at once. Time is the slot's job: a request that passes its deadline gets
-//! its error at the deadline and the adapter's whole process group is killed.
+//! An execution runs in its caller's own task: it checks out an idle adapter (or waits in line for one),
+//! writes the request, reads the reply, and checks the adapter back in — no hop through another task, one
+//! timer (its deadline) for the whole wait. Each slot has a supervisor task that owns its adapter's life: it
+//! starts it (handshake within the startup timeout), hears when it exits, writes to stdout while idle, must be
+//! reloaded or the pool stops, and replaces it whenever it times out, crashes, breaks the protocol, or its
+//! caller goes away (an execution dropped mid-exchange hands its adapter back to be replaced). Admission is
+//! one counter: at most `workers + queue` executions are in the pool (running or waiting); past that `run`
+//! answers `Busy` at once. A request that passes its deadline gets its error at the deadline and the
+//! adapter's whole process group is killed.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -101,6 +107,23 @@ struct Shared {
     first_start: watch::Sender<FirstStart>,
     /// Bumped by [`Pool::reload`]: every adapter started before it is replaced once it is idle.
     generation: watch::Sender<u64>,
+    /// Set when the pool stops.
+    stop: watch::Sender<bool>,
+    state: Mutex<State>,
+}
+
+/// The pool's adapters between executions, and the executions waiting for one.
+struct State {
+    /// Idle adapters, the one used last at the end (taken first: its caches are warm).
+    idle: Vec<Worker>,
+    /// Executions waiting for an adapter, oldest first: each gets one, or why none will come.
+    waiters: VecDeque<oneshot::Sender<Result<Worker, String>>>,
+    /// Per slot: its supervisor's waker, woken when its idle adapter writes to stdout.
+    watchers: Vec<Option<Waker>>,
+    /// Why the last adapter start failed, until one succeeds.
+    start_error: Option<String>,
+    /// The pool is stopping: it lends no more adapters.
+    closed: bool,
 }
 
 /// The outcome of the pool's first adapter start.
@@ -113,6 +136,10 @@ enum FirstStart {
 }
 
 impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn started(&self, outcome: FirstStart) {
         self.first_start.send_if_modified(|first| {
             let pending = *first == FirstStart::Pending;
@@ -122,60 +149,211 @@ impl Shared {
             pending
         });
     }
+
+    /// An idle adapter, or a place in line for one; `Failed` while no adapter could start.
+    fn check_out(&self) -> Result<CheckOut<'_>, ShimError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(ShimError::NotReady);
+        }
+        if let Some(worker) = state.idle.pop() {
+            return Ok(CheckOut::Now(worker));
+        }
+        if self.ready.load(Ordering::Acquire) == 0
+            && let Some(why) = &state.start_error
+        {
+            return Ok(CheckOut::Failed(why.clone()));
+        }
+        let (handout, rx) = oneshot::channel();
+        state.waiters.push_back(handout);
+        Ok(CheckOut::Wait(Waiting {
+            rx: Some(rx),
+            shared: self,
+        }))
+    }
+
+    /// An adapter is free: it goes to the oldest execution still waiting, or joins the idle ones. One of a
+    /// stopping pool, or started before the function's files changed, goes back to its supervisor instead.
+    fn check_in(&self, mut worker: Worker) {
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            return worker.retire(Verdict::Stop);
+        }
+        if worker.generation != *self.generation.borrow() {
+            drop(state);
+            return worker.retire(Verdict::Recycle("the function's files changed"));
+        }
+        while let Some(waiter) = state.waiters.pop_front() {
+            match waiter.send(Ok(worker)) {
+                Ok(()) => return,
+                // That execution stopped waiting (it timed out, or its caller left).
+                Err(Ok(back)) => worker = back,
+                Err(Err(_)) => unreachable!("an adapter was sent"),
+            }
+        }
+        // From now on, output on its stdout wakes its supervisor (and a reply read later wakes the execution
+        // that reads it): no wakeup at all while it is quiet.
+        if let Some(waker) = &state.watchers[worker.slot]
+            && worker
+                .frames
+                .poll_output(&mut Context::from_waker(waker))
+                .is_ready()
+        {
+            waker.wake_by_ref();
+        }
+        state.idle.push(worker);
+    }
+
+    /// Takes slot `index`'s adapter if it is idle.
+    fn take_idle(&self, index: usize) -> Option<Worker> {
+        let mut state = self.lock();
+        let at = state.idle.iter().position(|w| w.slot == index)?;
+        Some(state.idle.remove(at))
+    }
+
+    /// Ready when slot `index`'s idle adapter wrote to its stdout (or closed it): the adapter, taken, and why
+    /// it must go.
+    fn poll_chatter(&self, index: usize, cx: &mut Context<'_>) -> Poll<(Worker, String)> {
+        let mut state = self.lock();
+        match &mut state.watchers[index] {
+            Some(waker) => waker.clone_from(cx.waker()),
+            none => *none = Some(cx.waker().clone()),
+        }
+        let Some(at) = state.idle.iter().position(|w| w.slot == index) else {
+            return Poll::Pending;
+        };
+        let why = match state.idle[at].frames.poll_output(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(true)) => "it wrote to stdout while it had no request".into(),
+            Poll::Ready(Ok(false)) => "it closed its stdout while idle".into(),
+            Poll::Ready(Err(e)) => format!("reading its stdout failed: {e}"),
+        };
+        Poll::Ready((state.idle.remove(at), why))
+    }
+
+    /// No adapter could start and none is ready: every waiting execution learns why instead of waiting out
+    /// its timeout.
+    fn start_failed(&self, why: &str) {
+        let mut state = self.lock();
+        state.start_error = Some(why.to_string());
+        if self.ready.load(Ordering::Acquire) == 0 {
+            for waiter in state.waiters.drain(..) {
+                let _ = waiter.send(Err(why.to_string()));
+            }
+        }
+    }
 }
 
-/// One execution on its way through the pool.
-struct Job {
-    id: String,
-    work: Work,
-    deadline: Instant,
-    deadline_ms: u64,
-    reply: oneshot::Sender<Done>,
-    _admission: Admission,
+enum CheckOut<'a> {
+    Now(Worker),
+    Wait(Waiting<'a>),
+    Failed(String),
 }
 
-/// Holds one place in the pool until the job is finished with (or dropped unserved).
-struct Admission(Arc<Shared>);
+/// A place in line for an adapter. Dropped (its execution timed out or its caller left) with an adapter
+/// already handed to it, it checks that adapter back in, so none is lost.
+struct Waiting<'a> {
+    rx: Option<oneshot::Receiver<Result<Worker, String>>>,
+    shared: &'a Shared,
+}
 
-impl Drop for Admission {
+impl Waiting<'_> {
+    /// The adapter; `Err(Some(why))` when none could start, `Err(None)` when the pool stopped.
+    async fn wait(&mut self) -> Result<Worker, Option<String>> {
+        let rx = self.rx.as_mut().expect("waited for once");
+        let got = rx.await;
+        self.rx = None;
+        match got {
+            Ok(Ok(worker)) => Ok(worker),
+            Ok(Err(why)) => Err(Some(why)),
+            Err(_) => Err(None),
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(Ok(worker)) = rx.try_recv() {
+                self.shared.check_in(worker);
+            }
+        }
+    }
+}
+
+/// Holds one place in the pool until the execution is finished with (or dropped).
+struct Admission<'a>(&'a Shared);
+
+impl Drop for Admission<'_> {
     fn drop(&mut self) {
         self.0.admitted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+/// An adapter lent to one execution. Dropped before [`Lease::give_back`] (its caller went away mid-exchange,
+/// so the stream may be mid-frame), the adapter goes back to its supervisor to be replaced.
+struct Lease<'a> {
+    worker: Option<Worker>,
+    shared: &'a Shared,
+}
+
+impl Lease<'_> {
+    fn worker(&mut self) -> &mut Worker {
+        self.worker.as_mut().expect("lent until given back")
+    }
+
+    /// `None`: the adapter can take the next execution; otherwise why it must go.
+    fn give_back(mut self, verdict: Option<Verdict>) {
+        let mut worker = self.worker.take().expect("lent until given back");
+        match verdict {
+            None => {
+                worker.served = true;
+                self.shared.check_in(worker);
+            }
+            Some(verdict) => worker.retire(verdict),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.retire(Verdict::Recycle("its caller went away"));
+        }
+    }
+}
+
 pub struct Pool {
     shared: Arc<Shared>,
-    jobs: async_channel::Sender<Job>,
-    stop: watch::Sender<bool>,
     slots: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Pool {
     /// Starts every slot; adapters begin starting now, not on the first request.
     pub fn start(config: PoolConfig) -> Pool {
+        let workers = config.workers;
         let shared = Arc::new(Shared {
             config,
             ready: AtomicUsize::new(0),
             admitted: AtomicUsize::new(0),
             first_start: watch::Sender::new(FirstStart::Pending),
             generation: watch::Sender::new(0),
+            stop: watch::Sender::new(false),
+            state: Mutex::new(State {
+                idle: Vec::with_capacity(workers),
+                waiters: VecDeque::new(),
+                watchers: vec![None; workers],
+                start_error: None,
+                closed: false,
+            }),
         });
-        let (jobs, queue) = async_channel::unbounded();
-        let (stop, stopped) = watch::channel(false);
-        let slots = (0..shared.config.workers)
-            .map(|index| {
-                tokio::spawn(run_slot(
-                    index,
-                    shared.clone(),
-                    queue.clone(),
-                    stopped.clone(),
-                ))
-            })
+        let slots = (0..workers)
+            .map(|index| tokio::spawn(supervise(index, shared.clone())))
             .collect();
         Pool {
             shared,
-            jobs,
-            stop,
             slots: Mutex::new(slots),
         }
     }
@@ -210,38 +388,84 @@ impl Pool {
         }
     }
 
-    /// Queues an execution. `Busy` when the pool already holds `workers + queue` jobs.
-    pub fn submit(
+    /// Runs an execution on an adapter, in the caller's task, by `deadline` (which counts from before it
+    /// waited for one). `Busy` when the pool already holds `workers + queue` executions; `TimedOut` when the
+    /// deadline passed before an adapter was free. Dropping the future abandons the execution: its adapter
+    /// is replaced.
+    pub async fn run(
         &self,
-        id: String,
+        id: &str,
         work: Work,
         deadline: Instant,
         deadline_ms: u64,
-    ) -> Result<oneshot::Receiver<Done>, ShimError> {
-        let capacity = self.shared.config.workers + self.shared.config.queue;
-        if self.shared.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
-            self.shared.admitted.fetch_sub(1, Ordering::AcqRel);
+    ) -> Result<Done, ShimError> {
+        let shared = &*self.shared;
+        let capacity = shared.config.workers + shared.config.queue;
+        if shared.admitted.fetch_add(1, Ordering::AcqRel) >= capacity {
+            shared.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(ShimError::Busy);
         }
-        let admission = Admission(self.shared.clone());
-        let (reply, done) = oneshot::channel();
-        let job = Job {
+        let _admission = Admission(shared);
+        let timeout = work.timeout();
+        let failed = |why: String| Done {
+            result: Err(ShimError::Adapter(format!(
+                "the adapter failed to start: {why}"
+            ))),
+            pid: None,
+            logs: None,
+        };
+        // The one timer of the execution: first for its wait in line, then for its exchange.
+        let deadline_timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(deadline_timer);
+        let worker = loop {
+            let worker = match shared.check_out()? {
+                CheckOut::Now(worker) => worker,
+                CheckOut::Failed(why) => return Ok(failed(why)),
+                CheckOut::Wait(mut waiting) => tokio::select! {
+                    biased;
+                    got = waiting.wait() => match got {
+                        Ok(worker) => worker,
+                        Err(Some(why)) => return Ok(failed(why)),
+                        Err(None) => return Err(ShimError::ShuttingDown),
+                    },
+                    _ = &mut deadline_timer => return Err(ShimError::TimedOut(timeout)),
+                },
+            };
+            // Its supervisor may not have heard yet that the function changed.
+            if worker.generation != *shared.generation.borrow() {
+                worker.retire(Verdict::Recycle("the function's files changed"));
+                continue;
+            }
+            break worker;
+        };
+        let mut lease = Lease {
+            worker: Some(worker),
+            shared,
+        };
+        let max_log = shared.config.max_reply;
+        let (done, verdict) = execute(
+            lease.worker(),
             id,
             work,
             deadline,
             deadline_ms,
-            reply,
-            _admission: admission,
-        };
-        self.jobs.try_send(job).map_err(|_| ShimError::NotReady)?;
+            deadline_timer,
+            max_log,
+        )
+        .await;
+        lease.give_back(verdict);
         Ok(done)
     }
 
-    /// Stops taking jobs, drops the queued ones, and ends every adapter (stdin closed, then TERM, grace,
-    /// KILL to its group). Jobs still running are ended by their callers going away.
+    /// Stops lending adapters, tells the waiting executions, and ends every adapter (stdin closed, then TERM,
+    /// grace, KILL to its group); one still running an execution ends when that execution sees the stop.
     pub async fn shutdown(&self) {
-        self.jobs.close();
-        let _ = self.stop.send(true);
+        {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            state.waiters.clear();
+        }
+        let _ = self.shared.stop.send(true);
         let slots = std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()));
         for slot in slots {
             let _ = slot.await;
@@ -261,15 +485,32 @@ enum Verdict {
 
 /// A live adapter that finished its handshake.
 struct Worker {
+    /// Its slot (and supervisor).
+    slot: usize,
     pid: i32,
     stdin: pipe::Sender,
     frames: FrameReader<pipe::Receiver>,
     exit: ExitWatch,
     encoding: Encoding,
-    /// The execution its stderr lines belong to.
-    current: Arc<Mutex<Current>>,
-    /// Asks the stderr reader to take everything already in the pipe; it answers when it has.
-    flush: mpsc::Sender<oneshot::Sender<()>>,
+    /// The function's generation it loaded.
+    generation: u64,
+    /// It completed an execution (its supervisor's backoff starts over).
+    served: bool,
+    /// The pool's stop, for an execution running when it comes.
+    stop: watch::Receiver<bool>,
+    /// Its stderr, and whom its lines belong to.
+    stderr: Arc<Stderr>,
+    /// Its way back to its supervisor.
+    home: mpsc::UnboundedSender<(Worker, Verdict)>,
+}
+
+impl Worker {
+    /// Back to its supervisor, which ends it.
+    fn retire(self, verdict: Verdict) {
+        let home = self.home.clone();
+        // Only when the supervisor is gone (the pool stopped), and then the adapter dies with the shim.
+        let _ = home.send((self, verdict));
+    }
 }
 
 /// Whom an adapter's stderr lines belong to right now.
@@ -280,12 +521,9 @@ struct Current {
     native: Option<(ExecLogs, usize)>,
 }
 
-async fn run_slot(
-    index: usize,
-    shared: Arc<Shared>,
-    jobs: async_channel::Receiver<Job>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// One slot: starts its adapter, lends it to the pool, takes it back when it must go, and starts another,
+/// with backoff on repeated failures.
+async fn supervise(index: usize, shared: Arc<Shared>) {
     let config = &shared.config;
     let jail = config
         .jails
@@ -293,43 +531,44 @@ async fn run_slot(
         .cloned()
         .unwrap_or_else(process::Jail::none);
     let jail = &jail;
+    let (home_tx, mut home) = mpsc::unbounded_channel();
+    let mut stop = shared.stop.subscribe();
     let mut failures: u32 = 0;
     loop {
         if *stop.borrow() {
             return;
         }
-        let start_error = match start(config, jail).await {
-            Ok(mut worker) => {
-                // The adapter loaded the function as it is now: only a later change replaces it.
-                let mut reload = shared.generation.subscribe();
-                reload.borrow_and_update();
+        // The adapter loads the function as it is now: only a later change replaces it.
+        let mut reload = shared.generation.subscribe();
+        let generation = *reload.borrow_and_update();
+        let start_error = match start(config, jail, index, generation, &home_tx, &stop).await {
+            Ok(worker) => {
+                let mut exit = worker.exit.clone();
                 shared.ready.fetch_add(1, Ordering::AcqRel);
+                shared.lock().start_error = None;
                 shared.started(FirstStart::Ready);
-                let verdict = serve(
-                    &mut worker,
-                    &jobs,
-                    &mut stop,
-                    &mut reload,
-                    &mut failures,
-                    config.max_reply,
-                )
-                .await;
+                shared.check_in(worker);
+                let (mut worker, verdict) =
+                    watch(index, &shared, &mut home, &mut stop, &mut reload, &mut exit).await;
                 shared.ready.fetch_sub(1, Ordering::AcqRel);
-                let how = match &verdict {
+                if worker.served {
+                    failures = 0;
+                }
+                match &verdict {
                     Verdict::Stop => {
                         // Ask nicely first: an adapter exits on EOF.
-                        drop(worker.stdin);
-                        if worker.exit.wait_for(config.kill_grace).await.is_none() {
-                            debug!(worker = index, pid = worker.pid, "adapter ignored EOF");
+                        let Worker {
+                            stdin,
+                            mut exit,
+                            pid,
+                            ..
+                        } = worker;
+                        drop(stdin);
+                        if exit.wait_for(config.kill_grace).await.is_none() {
+                            debug!(worker = index, pid, "adapter ignored EOF");
                         }
-                        process::terminate_group(
-                            worker.pid,
-                            &mut worker.exit,
-                            config.kill_grace,
-                            jail,
-                        )
-                        .await;
-                        info!(worker = index, pid = worker.pid, "adapter stopped");
+                        process::terminate_group(pid, &mut exit, config.kill_grace, jail).await;
+                        info!(worker = index, pid, "adapter stopped");
                         return;
                     }
                     Verdict::Recycle(why) => {
@@ -338,7 +577,6 @@ async fn run_slot(
                             pid = worker.pid,
                             "replacing the adapter: {why}"
                         );
-                        None
                     }
                     Verdict::Broken(why) => {
                         failures += 1;
@@ -347,17 +585,17 @@ async fn run_slot(
                             pid = worker.pid,
                             "replacing the adapter: {why}"
                         );
-                        None
                     }
-                };
+                }
                 process::terminate_group(worker.pid, &mut worker.exit, config.kill_grace, jail)
                     .await;
-                how
+                None
             }
             Err(why) => {
                 failures += 1;
                 error!(worker = index, adapter = %config.name, "the adapter failed to start: {why}");
                 shared.started(FirstStart::Failed(why.clone()));
+                shared.start_failed(&why);
                 Some(why)
             }
         };
@@ -367,22 +605,54 @@ async fn run_slot(
             (n, None) => backoff(n - 1),
             (n, Some(_)) => backoff(n),
         };
-        let resume = Instant::now() + delay;
-        loop {
+        if !delay.is_zero() {
             tokio::select! {
-                _ = tokio::time::sleep_until(resume) => break,
+                _ = tokio::time::sleep(delay) => {}
                 _ = stopped(&mut stop) => return,
-                // While no adapter at all is ready, waiting requests learn why instead of waiting out their
-                // timeout.
-                job = jobs.recv(), if start_error.is_some() && shared.ready.load(Ordering::Acquire) == 0 => {
-                    let Ok(job) = job else { return };
-                    let why = start_error.as_deref().unwrap_or_default();
-                    let _ = job.reply.send(Done {
-                        result: Err(ShimError::Adapter(format!("the adapter failed to start: {why}"))),
-                        pid: None,
-                        logs: None,
-                    });
+            }
+        }
+    }
+}
+
+/// Waits until slot `index`'s adapter must go, and has it back: handed back by an execution (with why), or
+/// taken from the idle ones when it exits, chatters on stdout, must be reloaded or the pool stops. An event
+/// while it is lent out is left to the execution that has it (which sees the exit or the stop itself, or
+/// gives it back to be replaced).
+async fn watch(
+    index: usize,
+    shared: &Shared,
+    home: &mut mpsc::UnboundedReceiver<(Worker, Verdict)>,
+    stop: &mut watch::Receiver<bool>,
+    reload: &mut watch::Receiver<u64>,
+    exit: &mut ExitWatch,
+) -> (Worker, Verdict) {
+    let (mut stopping, mut exited) = (false, false);
+    loop {
+        tokio::select! {
+            biased;
+            Some(back) = home.recv() => return back,
+            _ = stopped(stop), if !stopping => {
+                stopping = true;
+                if let Some(worker) = shared.take_idle(index) {
+                    return (worker, Verdict::Stop);
                 }
+            }
+            how = exit.wait(), if !exited => {
+                exited = true;
+                if let Some(worker) = shared.take_idle(index) {
+                    return (worker, Verdict::Broken(match how {
+                        Some(how) => format!("it {how} while idle"),
+                        None => "it ended while idle".into(),
+                    }));
+                }
+            }
+            Ok(()) = reload.changed() => {
+                if let Some(worker) = shared.take_idle(index) {
+                    return (worker, Verdict::Recycle("the function's files changed"));
+                }
+            }
+            (worker, why) = std::future::poll_fn(|cx| shared.poll_chatter(index, cx)) => {
+                return (worker, Verdict::Broken(why));
             }
         }
     }
@@ -400,15 +670,18 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Starts an adapter and waits for its `READY`.
-async fn start(config: &PoolConfig, jail: &Arc<process::Jail>) -> Result<Worker, String> {
+async fn start(
+    config: &PoolConfig,
+    jail: &Arc<process::Jail>,
+    slot: usize,
+    generation: u64,
+    home: &mpsc::UnboundedSender<(Worker, Verdict)>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Worker, String> {
     let child = process::spawn(&config.spec, jail)
         .map_err(|e| format!("cannot run {}: {e}", config.spec.program.to_string_lossy()))?;
-    let current = Arc::new(Mutex::new(Current {
-        id: Arc::from("-"),
-        native: None,
-    }));
-    let (flush, flushes) = mpsc::channel(1);
-    tokio::spawn(pump_logs(child.stderr, child.pid, current.clone(), flushes));
+    let stderr = Arc::new(Stderr::new(child.stderr, child.pid));
+    tokio::spawn(pump_logs(stderr.clone()));
     let mut frames = FrameReader::new(child.stdout, config.max_reply);
     let mut exit = child.exit;
     let handshake = tokio::select! {
@@ -450,13 +723,17 @@ async fn start(config: &PoolConfig, jail: &Arc<process::Jail>) -> Result<Worker,
             info!(pid = child.pid, encoding = ?encoding, "adapter ready: {info}");
             frames.set_version(config.version);
             Ok(Worker {
+                slot,
                 pid: child.pid,
                 stdin: child.stdin,
                 frames,
                 exit,
                 encoding,
-                current,
-                flush,
+                generation,
+                served: false,
+                stop: stop.clone(),
+                stderr,
+                home: home.clone(),
             })
         }
         Err(why) => {
@@ -466,99 +743,52 @@ async fn start(config: &PoolConfig, jail: &Arc<process::Jail>) -> Result<Worker,
     }
 }
 
-/// Serves jobs until the adapter must go.
-async fn serve(
+/// Runs one execution on `worker`, within `deadline_timer`: its result, and `None` when the adapter can take
+/// the next one (or why it must go).
+async fn execute(
     worker: &mut Worker,
-    jobs: &async_channel::Receiver<Job>,
-    stop: &mut watch::Receiver<bool>,
-    reload: &mut watch::Receiver<u64>,
-    failures: &mut u32,
+    id: &str,
+    work: Work,
+    deadline: Instant,
+    deadline_ms: u64,
+    mut deadline_timer: std::pin::Pin<&mut tokio::time::Sleep>,
     max_log: usize,
-) -> Verdict {
-    loop {
-        let job = tokio::select! {
-            biased;
-            _ = stopped(stop) => return Verdict::Stop,
-            Ok(()) = reload.changed() => return Verdict::Recycle("the function's files changed"),
-            how = worker.exit.wait() => {
-                return Verdict::Broken(match how {
-                    Some(how) => format!("it {how} while idle"),
-                    None => "it ended while idle".into(),
-                });
-            }
-            output = worker.frames.has_output() => {
-                return Verdict::Broken(match output {
-                    Ok(true) => "it wrote to stdout while it had no request".into(),
-                    Ok(false) => "it closed its stdout while idle".into(),
-                    Err(e) => format!("reading its stdout failed: {e}"),
-                });
-            }
-            job = jobs.recv() => job,
-        };
-        let Ok(job) = job else { return Verdict::Stop };
-        match run(worker, job, stop, max_log).await {
-            None => *failures = 0,
-            Some(verdict) => return verdict,
-        }
-    }
-}
-
-/// Runs one job on `worker`. `None` when the adapter can take the next one.
-async fn run(
-    worker: &mut Worker,
-    job: Job,
-    stop: &mut watch::Receiver<bool>,
-    max_log: usize,
-) -> Option<Verdict> {
-    if job.reply.is_closed() {
-        return None; // its caller left while it waited
-    }
+) -> (Done, Option<Verdict>) {
     let pid = Some(worker.pid);
-    let timeout = job.work.timeout();
-    // Version-2 frames (RES with headers, NONE, ERR 503) are what this job may end with.
-    let version2 = job.work.version() == protocol::VERSION_2;
-    let collect = match &job.work {
+    let timeout = work.timeout();
+    // Version-2 frames (RES with headers, NONE, ERR 503) are what this execution may end with.
+    let version2 = work.version() == protocol::VERSION_2;
+    let collect = match &work {
         Work::Http(e) => e.collect_logs,
         Work::V2(_) => true,
         Work::V1(_) => false,
     };
-    let logs = collect.then(ExecLogs::default);
-    if Instant::now() >= job.deadline {
-        let _ = job.reply.send(Done {
-            result: Err(ShimError::TimedOut(timeout)),
-            pid,
-            logs,
-        });
-        return None;
+    let mut logs = collect.then(ExecLogs::default);
+    if Instant::now() >= deadline {
+        let result = Err(ShimError::TimedOut(timeout));
+        return (Done { result, pid, logs }, None);
     }
     // What the adapter printed while idle (a leftover of the last execution) is logged under no request, not
     // under this one.
-    take_stderr(worker).await;
-    {
-        let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.id = Arc::from(job.id.as_str());
+    worker.stderr.take(|current| {
+        current.id = Arc::from(id);
         current.native = collect.then(|| (ExecLogs::default(), max_log));
-    }
-    let request = match &job.work {
-        Work::V1(exec) => protocol::encode_request(worker.encoding, &job.id, exec, job.deadline_ms),
-        Work::V2(exec) => {
-            protocol::encode_v2_request(worker.encoding, &job.id, exec, job.deadline_ms)
-        }
-        Work::Http(exec) => {
-            protocol::encode_http_request(worker.encoding, &job.id, exec, job.deadline_ms)
-        }
+    });
+    let request = match &work {
+        Work::V1(exec) => protocol::encode_request(worker.encoding, id, exec, deadline_ms),
+        Work::V2(exec) => protocol::encode_v2_request(worker.encoding, id, exec, deadline_ms),
+        Work::Http(exec) => protocol::encode_http_request(worker.encoding, id, exec, deadline_ms),
     };
-    drop(job.work);
-    let mut logs = logs;
-    let mut reply = job.reply;
+    drop(work);
     let outcome = {
         let Worker {
             stdin,
             frames,
             exit,
+            stop,
             ..
         } = &mut *worker;
-        let exchange = exchange(stdin, frames, &request, &job.id, logs.as_mut(), max_log);
+        let exchange = exchange(stdin, frames, &request, id, logs.as_mut(), max_log);
         tokio::pin!(exchange);
         tokio::select! {
             biased;
@@ -570,27 +800,22 @@ async fn run(
                     _ => Outcome::Exited(how),
                 }
             }
-            _ = tokio::time::sleep_until(job.deadline) => Outcome::TimedOut,
-            _ = reply.closed() => Outcome::CallerGone,
+            _ = &mut deadline_timer => Outcome::TimedOut,
             // Shutdown's grace period is over and this request is still running.
             _ = stopped(stop) => Outcome::Stopped,
         }
     };
+    drop(request);
     // Everything the execution printed before its reply is in the stderr pipe by now: take it, so that no line
     // is lost or given to the next execution. What comes after the reply is no request's.
-    take_stderr(worker).await;
-    let native = {
-        let mut current = worker.current.lock().unwrap_or_else(|e| e.into_inner());
+    let native = worker.stderr.take(|current| {
         current.id = Arc::from("-");
         current.native.take()
-    };
+    });
     if let (Some(logs), Some((native, _))) = (logs.as_mut(), native) {
         logs.native = native.native;
         logs.dropped += native.dropped;
     }
-    let send = |reply: oneshot::Sender<Done>, result, logs| {
-        let _ = reply.send(Done { result, pid, logs });
-    };
     let frame = match outcome {
         Outcome::Frame(frame) => frame,
         Outcome::Exited(how) => {
@@ -598,22 +823,21 @@ async fn run(
                 Some(how) => format!("the adapter {how} during the request"),
                 None => "the adapter ended during the request".into(),
             };
-            send(reply, Err(ShimError::Adapter(why.clone())), logs);
-            return Some(Verdict::Broken(why));
+            let result = Err(ShimError::Adapter(why.clone()));
+            return (Done { result, pid, logs }, Some(Verdict::Broken(why)));
         }
         Outcome::TimedOut => {
-            send(reply, Err(ShimError::TimedOut(timeout)), logs);
-            return Some(Verdict::Recycle("its request timed out"));
+            let result = Err(ShimError::TimedOut(timeout));
+            let verdict = Verdict::Recycle("its request timed out");
+            return (Done { result, pid, logs }, Some(verdict));
         }
-        Outcome::CallerGone => return Some(Verdict::Recycle("its caller went away")),
         Outcome::Stopped => {
-            send(reply, Err(ShimError::ShuttingDown), logs);
-            return Some(Verdict::Stop);
+            let result = Err(ShimError::ShuttingDown);
+            return (Done { result, pid, logs }, Some(Verdict::Stop));
         }
     };
-    let (result, verdict) = judge(frame, &job.id, worker, version2).await;
-    send(reply, result, logs);
-    verdict
+    let (result, verdict) = judge(frame, id, worker, version2).await;
+    (Done { result, pid, logs }, verdict)
 }
 
 /// How the wait for a reply ended.
@@ -621,7 +845,6 @@ enum Outcome {
     Frame(Result<Frame, Failure>),
     Exited(Option<process::Exit>),
     TimedOut,
-    CallerGone,
     Stopped,
 }
 
@@ -767,15 +990,6 @@ async fn judge(
 /// How long a broken stream waits for the adapter's exit, to say how it ended.
 const EXIT_SETTLE: Duration = Duration::from_millis(200);
 
-/// Has the stderr reader take every line already in the pipe, under the execution it belongs to now.
-async fn take_stderr(worker: &Worker) {
-    let (ack, acked) = oneshot::channel();
-    if worker.flush.send(ack).await.is_ok() {
-        // Bounded, so a stalled reader never holds a request; generous, so a loaded machine loses no line.
-        let _ = tokio::time::timeout(Duration::from_secs(3), acked).await;
-    }
-}
-
 /// How one request's exchange with an adapter failed.
 enum Failure {
     /// Writing the request frame to its stdin.
@@ -794,70 +1008,127 @@ fn describe(frame: &Frame) -> String {
     }
 }
 
-/// Reads an adapter's stderr (where it also sends the user's stdout) line by line: each line is logged, tagged
-/// with the request, or kept for the execution whose logs are being collected. On request it takes whatever is
-/// in the pipe at once, so the pool can answer an execution with all that it printed.
-async fn pump_logs(
-    stderr: pipe::Receiver,
+/// An adapter's stderr (where it also sends the user's stdout), read line by line: each line is logged, tagged
+/// with the request, or kept for the execution whose logs are being collected. A task reads it as it comes
+/// ([`pump_logs`]); an execution takes whatever is already in the pipe itself ([`Stderr::take`]), under the
+/// same lock, so lines stay in order and none is given to the wrong execution.
+struct Stderr {
+    pipe: pipe::Receiver,
     pid: i32,
-    current: Arc<Mutex<Current>>,
-    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-) {
-    let mut splitter = LineSplitter::default();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut open = true;
-    let mut emit = |line: &[u8]| {
-        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
-        let req = current.id.clone();
-        match current.native.as_mut() {
-            Some((logs, limit)) => {
-                let limit = *limit;
-                logs.push(None, line, limit);
-                debug!(target: "function", req = %req, pid, "{}", String::from_utf8_lossy(line));
-            }
-            None => info!(target: "function", req = %req, pid, "{}", String::from_utf8_lossy(line)),
+    state: Mutex<StderrState>,
+}
+
+struct StderrState {
+    current: Current,
+    splitter: LineSplitter,
+    chunk: Box<[u8]>,
+    open: bool,
+}
+
+impl StderrState {
+    fn push(&mut self, n: usize, pid: i32) {
+        let StderrState {
+            current,
+            splitter,
+            chunk,
+            ..
+        } = self;
+        splitter.push(&chunk[..n], &mut |line| emit(current, pid, line));
+    }
+
+    fn finish(&mut self, pid: i32) {
+        let StderrState {
+            current, splitter, ..
+        } = self;
+        splitter.finish(&mut |line| emit(current, pid, line));
+        self.open = false;
+    }
+}
+
+fn emit(current: &mut Current, pid: i32, line: &[u8]) {
+    match current.native.as_mut() {
+        Some((logs, limit)) => {
+            let limit = *limit;
+            logs.push(None, line, limit);
+            debug!(target: "function", req = %current.id, pid, "{}", String::from_utf8_lossy(line));
         }
-    };
-    loop {
-        tokio::select! {
-            biased;
-            ack = flushes.recv() => {
-                let Some(ack) = ack else { return };
-                // read(2) itself, not `try_read`: that answers WouldBlock from tokio's cached readiness, which
-                // misses bytes written before the reply whose readiness event the reactor has not handled yet.
-                while open {
-                    match nix::unistd::read(&stderr, &mut chunk) {
-                        Ok(0) => open = false,
-                        Ok(n) => splitter.push(&chunk[..n], &mut emit),
-                        Err(nix::errno::Errno::EAGAIN) => break,
-                        Err(nix::errno::Errno::EINTR) => {}
-                        Err(e) => {
-                            debug!(pid, error = %e, "reading adapter stderr failed");
-                            open = false;
-                        }
-                    }
+        None => {
+            info!(target: "function", req = %current.id, pid, "{}", String::from_utf8_lossy(line))
+        }
+    }
+}
+
+impl Stderr {
+    fn new(pipe: pipe::Receiver, pid: i32) -> Self {
+        Stderr {
+            pipe,
+            pid,
+            state: Mutex::new(StderrState {
+                current: Current {
+                    id: Arc::from("-"),
+                    native: None,
+                },
+                splitter: LineSplitter::default(),
+                chunk: vec![0u8; 16 * 1024].into_boxed_slice(),
+                open: true,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StderrState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes every line already in the pipe, under the execution it belongs to now; then `then` changes whom
+    /// the next lines belong to.
+    fn take<T>(&self, then: impl FnOnce(&mut Current) -> T) -> T {
+        let mut state = self.lock();
+        // read(2) itself, not `try_read`: that answers WouldBlock from tokio's cached readiness, which misses
+        // bytes written before the reply whose readiness event the reactor has not handled yet.
+        while state.open {
+            match nix::unistd::read(&self.pipe, &mut state.chunk) {
+                Ok(0) => state.finish(self.pid),
+                Ok(n) => state.push(n, self.pid),
+                Err(nix::errno::Errno::EAGAIN) => break,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    debug!(pid = self.pid, error = %e, "reading adapter stderr failed");
+                    state.finish(self.pid);
                 }
-                splitter.finish(&mut emit);
-                let _ = ack.send(());
             }
-            ready = stderr.readable(), if open => {
-                if let Err(e) = ready {
+        }
+        if state.open {
+            let StderrState {
+                current, splitter, ..
+            } = &mut *state;
+            splitter.finish(&mut |line| emit(current, self.pid, line));
+        }
+        then(&mut state.current)
+    }
+}
+
+/// Reads an adapter's stderr as it comes, until it ends.
+async fn pump_logs(stderr: Arc<Stderr>) {
+    let pid = stderr.pid;
+    loop {
+        let ready = stderr.pipe.readable().await;
+        let mut state = stderr.lock();
+        if !state.open {
+            return;
+        }
+        if let Err(e) = ready {
+            debug!(pid, error = %e, "reading adapter stderr failed");
+            return state.finish(pid);
+        }
+        loop {
+            match stderr.pipe.try_read(&mut state.chunk) {
+                Ok(0) => return state.finish(pid),
+                Ok(n) => state.push(n, pid),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
                     debug!(pid, error = %e, "reading adapter stderr failed");
-                    open = false;
-                    continue;
-                }
-                match stderr.try_read(&mut chunk) {
-                    Ok(0) => {
-                        splitter.finish(&mut emit);
-                        open = false;
-                    }
-                    Ok(n) => splitter.push(&chunk[..n], &mut emit),
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => {}
-                    Err(e) => {
-                        debug!(pid, error = %e, "reading adapter stderr failed");
-                        splitter.finish(&mut emit);
-                        open = false;
-                    }
+                    return state.finish(pid);
                 }
             }
         }

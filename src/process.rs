@@ -27,7 +27,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::net::unix::pipe;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +59,8 @@ impl fmt::Display for Exit {
 }
 
 /// Exits waited for, by pid. Spawning holds the lock so the reaper cannot reap a child before it is listed.
-fn registry() -> &'static Mutex<HashMap<i32, oneshot::Sender<Exit>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<i32, oneshot::Sender<Exit>>>> = OnceLock::new();
+fn registry() -> &'static Mutex<HashMap<i32, watch::Sender<Option<Exit>>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<i32, watch::Sender<Option<Exit>>>>> = OnceLock::new();
     REGISTRY.get_or_init(Default::default)
 }
 
@@ -100,7 +100,7 @@ fn reap() {
         };
         match waiting.remove(&pid.as_raw()) {
             Some(tx) => {
-                let _ = tx.send(exit);
+                let _ = tx.send(Some(exit));
             }
             None => tracing::debug!(pid = pid.as_raw(), %exit, "reaped an orphaned process"),
         }
@@ -140,21 +140,21 @@ pub struct Child {
     pub exit: ExitWatch,
 }
 
-/// A child's exit, to be awaited as often as needed (a bare oneshot may be polled only until it completes).
+/// A child's exit, to be awaited as often as needed, by as many as need it (clones watch the same exit).
+#[derive(Clone)]
 pub struct ExitWatch {
-    rx: oneshot::Receiver<Exit>,
-    done: Option<Option<Exit>>,
+    rx: watch::Receiver<Option<Exit>>,
 }
 
 impl ExitWatch {
     /// Waits for the exit; `None` if the reaper could not report it. Cancel-safe.
     pub async fn wait(&mut self) -> Option<Exit> {
-        if let Some(done) = self.done {
-            return done;
-        }
-        let exit = (&mut self.rx).await.ok();
-        self.done = Some(exit);
-        exit
+        let exit = match self.rx.wait_for(Option::is_some).await {
+            Ok(exit) => *exit,
+            Err(_) => None,
+        };
+        // The reaper dropped the sender without an exit: it may still have sent one before.
+        exit.or(*self.rx.borrow())
     }
 
     /// Waits at most `limit` for the exit; `None` if it did not come (or could not be reported). Cancel-safe.
@@ -230,7 +230,7 @@ pub fn spawn(spec: &Spec, jail: &Jail) -> io::Result<Child> {
             Ok(())
         });
     }
-    let (tx, rx) = oneshot::channel();
+    let (tx, rx) = watch::channel(None);
     let mut child = {
         let mut waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
         let child = cmd.spawn()?;
@@ -248,7 +248,7 @@ pub fn spawn(spec: &Spec, jail: &Jail) -> io::Result<Child> {
         stdin,
         stdout,
         stderr,
-        exit: ExitWatch { rx, done: None },
+        exit: ExitWatch { rx },
     })
 }
 
@@ -562,7 +562,7 @@ fn kill_uid(uid: u32) {
 /// which the reaper reports. `f` runs in a copy of a multi-threaded process: it may only make
 /// async-signal-safe calls.
 fn run_helper(f: impl FnOnce() -> i32) -> Option<Exit> {
-    let (tx, mut rx) = oneshot::channel();
+    let (tx, rx) = watch::channel(None);
     {
         let mut waiting = registry().lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the child only runs `f` (async-signal-safe calls, by this function's contract) and _exit; it
@@ -584,14 +584,13 @@ fn run_helper(f: impl FnOnce() -> i32) -> Option<Exit> {
     }
     let until = std::time::Instant::now() + Duration::from_secs(2);
     loop {
-        match rx.try_recv() {
-            Ok(exit) => return Some(exit),
-            Err(oneshot::error::TryRecvError::Closed) => return None,
-            Err(oneshot::error::TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            Err(oneshot::error::TryRecvError::Empty) => return None,
+        if let Some(exit) = *rx.borrow() {
+            return Some(exit);
         }
+        if rx.has_changed().is_err() || std::time::Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 /// The protocol version of the v1 contract.
 pub const VERSION: u32 = 1;
@@ -469,10 +469,23 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         self.version = version;
     }
 
+    /// Ready once stdout has bytes or reaches EOF, consuming nothing: `Ok(true)` when bytes wait. While it is
+    /// pending, `cx`'s waker is the one woken when output comes, whoever polls the frames later for a reply
+    /// taking it over; the pool registers an idle adapter's supervisor this way, to notice an adapter that
+    /// writes while it has no request without a wakeup per execution.
+    pub fn poll_output(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<bool>> {
+        std::pin::Pin::new(&mut self.inner)
+            .poll_fill_buf(cx)
+            .map_ok(|buf| !buf.is_empty())
+    }
+
     /// Waits until stdout has bytes or reaches EOF, consuming nothing: `Ok(true)` when bytes wait. Safe to
-    /// cancel; the pool uses it to notice an adapter that writes while it has no request.
+    /// cancel.
     pub async fn has_output(&mut self) -> io::Result<bool> {
-        Ok(!self.inner.fill_buf().await?.is_empty())
+        std::future::poll_fn(|cx| self.poll_output(cx)).await
     }
 
     /// Reads one whole frame. Not cancel-safe: a cancelled read leaves the stream mid-frame, so the caller
