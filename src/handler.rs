@@ -82,7 +82,15 @@ impl Ids {
             h.write_u64(salt);
             h.finish()
         };
-        format!("{:016x}{:016x}", half(0), half(1))
+        // 32 lower-case hex digits, written by hand: this is on every request.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = String::with_capacity(32);
+        for word in [half(0), half(1)] {
+            for shift in (0..16).rev() {
+                id.push(HEX[(word >> (shift * 4)) as usize & 15] as char);
+            }
+        }
+        id
     }
 }
 
@@ -107,6 +115,7 @@ impl Trace {
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
+    let declared = req.body().size_hint().upper().unwrap_or(0) as usize;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut trace = Trace::default();
@@ -120,6 +129,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         Contract::Lambda => health(&state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
     }
     .unwrap_or_else(|e| e.respond(contract));
+    crate::memory::moved(declared.max(response.body().size_hint().lower() as usize));
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let error = response
@@ -264,4 +274,24 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_32_hex_digits_and_differ() {
+        let ids = Ids::new();
+        let (a, b) = (ids.next(), ids.next());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32);
+            assert!(
+                id.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{id}"
+            );
+        }
+        assert_ne!(a, b);
+    }
 }

@@ -19,6 +19,7 @@
 //!   (sessions, a uid or cgroup per worker, the freeze-and-kill sweep).
 //! - [`shutdown`] — SIGTERM / SIGINT.
 //! - [`telemetry`] — logging.
+//! - [`memory`] — malloc's thresholds, and trimming once quiet after large bodies.
 //! - [`native`] — the native-library path: the worker role that loads `SHIM_NATIVE_LIB`.
 //! - [`dev`] — `runtime-shim dev <folder>`.
 //! - [`probe`] — `runtime-shim probe`: the health check for images without curl.
@@ -40,6 +41,7 @@ pub mod dev;
 pub mod error;
 pub mod handler;
 pub mod launch;
+pub mod memory;
 pub mod native;
 pub mod pool;
 pub mod probe;
@@ -88,6 +90,7 @@ pub async fn run_lambda(config: Config, shutdown: impl Future<Output = ()>) -> s
 /// The reaper, a jail per worker slot, then the pool as the configuration says: what every contract runs on.
 async fn start(config: Config) -> std::io::Result<Arc<AppState>> {
     process::start_reaper()?;
+    tokio::spawn(memory::trim_when_quiet());
     // A jail per worker slot: a uid of its own (SHIM_UID_BASE), a cgroup of its own (SHIM_CGROUP).
     let (uids, cgroups, workers) = (config.worker_uids, config.cgroups, config.workers);
     let jails = tokio::task::spawn_blocking(move || {

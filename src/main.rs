@@ -98,6 +98,7 @@ fn main() -> ExitCode {
     };
     // Serving only (a native worker is an adapter, and keeps what the shim gives it).
     runtime_shim::process::prepare_self();
+    runtime_shim::memory::tune();
     let config = match Config::from_env(&ProcessEnv, policy, overrides) {
         Ok(c) => c,
         Err(e) => {

@@ -137,18 +137,8 @@ fn encode_fields(encoding: Encoding, exec: &Execution, deadline_ms: u64, v2: boo
                 kv_record(&mut out, "file", "", exec.file.as_bytes());
             }
             kv_record(&mut out, "payload", "", exec.payload.as_bytes());
-            kv_record(
-                &mut out,
-                "timeout_ms",
-                "",
-                timeout_ms.to_string().as_bytes(),
-            );
-            kv_record(
-                &mut out,
-                "deadline_ms",
-                "",
-                deadline_ms.to_string().as_bytes(),
-            );
+            kv_number(&mut out, "timeout_ms", timeout_ms);
+            kv_number(&mut out, "deadline_ms", deadline_ms);
             let env_tag = if v2 { "variable" } else { "env" };
             for (k, v) in &exec.env {
                 kv_record(
@@ -180,7 +170,7 @@ pub fn encode_request(
 ) -> EncodedRequest {
     let body = encode_fields(encoding, exec, deadline_ms, false);
     EncodedRequest {
-        header: format!("REQ {id} {}\n", body.len()).into_bytes(),
+        header: frame_header(id, &[body.len()]),
         body,
         raw: bytes::Bytes::new(),
     }
@@ -269,7 +259,7 @@ pub fn encode_http_request(
     };
     let total = meta.len() + exec.body.len();
     EncodedRequest {
-        header: format!("REQ {id} {} {total}\n", meta.len()).into_bytes(),
+        header: frame_header(id, &[meta.len(), total]),
         body: meta,
         raw: exec.body.clone(),
     }
@@ -286,16 +276,57 @@ pub fn encode_v2_request(
 ) -> EncodedRequest {
     let meta = encode_fields(encoding, exec, deadline_ms, true);
     EncodedRequest {
-        header: format!("REQ {id} {0} {0}\n", meta.len()).into_bytes(),
+        header: frame_header(id, &[meta.len(), meta.len()]),
         body: meta,
         raw: bytes::Bytes::new(),
     }
 }
 
 fn kv_record(out: &mut Vec<u8>, tag: &str, key: &str, value: &[u8]) {
-    out.extend_from_slice(format!("{tag} {} {}\n", key.len(), value.len()).as_bytes());
+    out.reserve(tag.len() + 24 + key.len() + value.len());
+    out.extend_from_slice(tag.as_bytes());
+    out.push(b' ');
+    push_decimal(out, key.len() as u64);
+    out.push(b' ');
+    push_decimal(out, value.len() as u64);
+    out.push(b'\n');
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(value);
+}
+
+/// A `kv` record whose value is a number.
+fn kv_number(out: &mut Vec<u8>, tag: &str, value: u64) {
+    let mut digits = Vec::with_capacity(20);
+    push_decimal(&mut digits, value);
+    kv_record(out, tag, "", &digits);
+}
+
+/// Appends `n` in decimal (what `format!` would write, without its machinery: this is on every request).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `REQ <id> <n>…\n`: a request frame's header line.
+fn frame_header(id: &str, lengths: &[usize]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(8 + id.len() + 21 * lengths.len());
+    line.extend_from_slice(b"REQ ");
+    line.extend_from_slice(id.as_bytes());
+    for &n in lengths {
+        line.push(b' ');
+        push_decimal(&mut line, n as u64);
+    }
+    line.push(b'\n');
+    line
 }
 
 /// Decodes the headers of a version-2 `RES`: a JSON array of `[name, value]` pairs, or `header` records.
@@ -891,6 +922,16 @@ mod tests {
         let third = read_log_line(&mut reader).await.unwrap().unwrap();
         assert_eq!(third, b"last");
         assert!(read_log_line(&mut reader).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn decimals_are_what_format_writes() {
+        for n in [0, 7, 10, 99, 1_000, 1_764_000_000_123, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+        assert_eq!(frame_header("ab", &[3, 0]), b"REQ ab 3 0\n");
     }
 
     fn exec() -> Execution {
