@@ -120,10 +120,16 @@ fn main() -> ExitCode {
         }
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A work-stealing pool of SHIM_THREADS threads (by default the CPUs, at least 2: measured faster than one
+    // thread even on one CPU, bench/README.md), or the main thread alone (`single`).
+    let mut builder = if config.threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.threads);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("runtime-shim: cannot start the async runtime: {e}");

@@ -239,3 +239,23 @@ fn concurrent_requests_each_see_only_their_own_env() {
         }
     });
 }
+
+#[test]
+fn every_event_loop_setting_serves_and_times_out() {
+    // SHIM_THREADS: the main thread alone, a pool of one, a pool of three.
+    for threads in ["single", "1", "3"] {
+        let shim = Shim::fixture("delay", &[("SHIM_THREADS", threads)]).ready();
+        let r = shim.post(&json!({"payload": "0.01"}));
+        assert_eq!(r.status, 200, "SHIM_THREADS={threads}: {}", r.text());
+        let started = Instant::now();
+        shim.post(&json!({"payload": "5", "timeout": 0.3}))
+            .error(500, "timeout");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "SHIM_THREADS={threads}: {took:?}"
+        );
+        let r = shim.post(&json!({"payload": "0"}));
+        assert_eq!(r.status, 200, "SHIM_THREADS={threads}: {}", r.text());
+    }
+}
