@@ -8,14 +8,18 @@ Run through `bench/run.sh` (installs the tools and builds the static binary firs
 2. throughput: every contender is started (warm), then driven by wrk at each concurrency, in rounds: each round
    runs every contender once at every concurrency, in a rotating order, so drift on a noisy machine spreads
    over all of them instead of biasing one; medians and min-max over the rounds are reported;
-3. memory: the shim's RSS idle and under load (and every contender's whole process tree, for comparison);
-4. timeout precision: a function sleeping past a 1 s timeout, time to the error reply, and whether the adapter's
+3. payload: 1 KiB, 1 MiB and 16 MiB of payload in and the same back (an echo function), MB/s at c=4, for the
+   shim with the trivial adapter and with node, bare node http and the floor;
+4. memory: the shim's RSS idle and under load (and every contender's whole process tree, for comparison), and
+   the shim's RSS at start and after a burst of 20 MB replies;
+5. timeout precision: a function sleeping past a 1 s timeout, time to the error reply, and whether the adapter's
    process group is gone;
-5. one table (absolute figures and ratios against each peer), written as JSON and Markdown under bench/results/,
+6. one table (absolute figures and ratios against each peer), written as JSON and Markdown under bench/results/,
    and a PNG chart (bench/chart.py).
 
 Contenders are the CONTENDERS table below; the helpers they need (a trivial C adapter, the seed function as a
-native library and as a compiled rust `runtime`, the Go peer) are built into bench/build/ first. A row whose
+native library and as a compiled rust `runtime`, the Go peer) are built into bench/build/ first (the floor, a cargo
+example, by bench/run.sh). A row whose
 program is missing is skipped with its reason, a row that fails to start with its log line. Standard library only
 (the chart script runs in bench/.venv).
 """
@@ -38,6 +42,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SHIM = ROOT / "target/x86_64-unknown-linux-gnu/release/runtime-shim"
+# The floor contender (bench/contenders/floor.rs), built by bench/run.sh as the shim is: the example `bench-floor`,
+# release profile, locked crates, static glibc (or BENCH_FLOOR=<path of another build>).
+FLOOR = lambda: Path(os.environ.get("BENCH_FLOOR")
+                     or ROOT / "target/x86_64-unknown-linux-gnu/release/examples/bench-floor")
 BUILD = BENCH / "build"
 LOGS = BUILD / "logs"
 VENV = BENCH / ".venv"
@@ -48,9 +56,23 @@ CONFORMANCE = ROOT / "conformance"
 PY_ALONE = "python interpreter alone: exec -> first line"
 NODE_ALONE = "node interpreter alone: exec -> first line"
 TIMEOUT_TARGET_S = 1
+# The payload phase: N bytes of payload in the request, the same N back (every contender's `echo.js` function),
+# at one concurrency. The limits of the contenders that have one leave room for 16 MiB and its JSON framing.
+PAYLOAD_SIZES = [1024, 1 << 20, 16 << 20]
+PAYLOAD_C = 4
+PAYLOAD_LIMIT = 32 << 20
+PAYLOAD_NAMES = ["shim+trivial-c", "shim+node", "node-http", "floor"]
+# The burst: BURST_N replies of BURST_BYTES each (the trivial adapter's `generate`), BURST_C at a time, then the
+# shim's RSS while idle for BURST_IDLE_S.
+BURST_BYTES, BURST_N, BURST_C, BURST_IDLE_S = 20_000_000, 50, 4, 10
+# Figures of the last full run before these targets were set (bench/results/bench.md of 2026-11-27): a run must
+# be no worse, with a margin for the noise of a shared machine (those runs' spread is larger than the margins).
+PREVIOUS = {"cold_shim_ms": 3.25, "timeout_ms": 1001.7}
+COLD_MARGIN, TIMEOUT_MARGIN_MS = 1.2, 2.0
 
 # ---------------------------------------------------------------------------------------------------------------
-# The contenders. `kind` is "shim" (compared against the peers) or "peer". `launch(port, workers)` returns the
+# The contenders. `kind` is "shim" (compared against the peers), "peer", or "floor" (the shim's HTTP stack
+# answering in-process: what the shim's own work is measured against). `launch(port, workers)` returns the
 # argv and the extra environment; `missing()` returns why the contender cannot run here, or None. `code` is the
 # folder and file the request body names (the same seed function in each language).
 # ---------------------------------------------------------------------------------------------------------------
@@ -94,6 +116,7 @@ CONTENDERS = [
         "launch": lambda port, w: ([str(SHIM)], shim_env(
             port, w, "node", CONFORMANCE / "node", "seed.js", SHIM_INTERPRETER=NODE)),
         "missing": lambda: None if shutil.which("node") else "node not found",
+        "payload_env": {"SHIM_MAX_BODY": str(PAYLOAD_LIMIT), "SHIM_MAX_REPLY": str(PAYLOAD_LIMIT)},
     },
     {
         # A near-free compiled adapter (bench/contenders/trivial_adapter.c): the shim's own cost and ceiling.
@@ -102,6 +125,17 @@ CONTENDERS = [
         "launch": lambda port, w: ([str(SHIM)], shim_env(
             port, w, BUILD / "trivial-adapter", CONFORMANCE / "python", "seed.py")),
         "missing": lambda: need_file(BUILD / "trivial-adapter", "the trivial adapter did not build (cc)"),
+        "payload_env": {"SHIM_MAX_BODY": str(PAYLOAD_LIMIT), "SHIM_MAX_REPLY": str(PAYLOAD_LIMIT)},
+    },
+    {
+        # The physical floor of the shim's stack: hyper with the shim's settings, the reply made in-process.
+        "name": "floor", "kind": "floor", "lang": "rust",
+        "code": (CONFORMANCE / "python", "seed.py"),  # named in the body; the seed reply is built in
+        "launch": lambda port, w: ([str(FLOOR())], {"PORT": str(port), "KEY": KEY}),
+        "missing": lambda: need_file(FLOOR(), "bench-floor not built (bench/run.sh: cargo build --release --locked "
+                                     "--example bench-floor)"),
+        "payload_env": {"MAX_BODY": str(PAYLOAD_LIMIT)},
+        "workers": "1 process, tokio multi-thread runtime as the shim's",
     },
     {
         # A compiled `runtime` executable: conformance/rust/seed.rs built with adapters/rust by
@@ -401,10 +435,12 @@ def log_tail(name, lines=3):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def launch_env(contender, port, workers):
+def launch_env(contender, port, workers, payload=False):
     argv, extra = contender["launch"](port, workers)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIM_", "APPWRITE_", "BENCH_"))}
     env.update(extra)
+    if payload:
+        env.update(contender.get("payload_env", {}))
     for k in contender.get("drop_env", []):
         env.pop(k, None)
     return argv, env
@@ -524,10 +560,10 @@ def measure_cold(available, reps, port_base, say, quiet):
     return rows
 
 
-def run_wrk(port, c, seconds, body):
+def run_wrk(port, c, seconds, body, body_file=None):
     argv = ["wrk", "-t1", f"-c{c}", f"-d{seconds}s", "--timeout", "5s", "-s", str(BENCH / "wrk.lua"),
             f"http://127.0.0.1:{port}/"]
-    env = {**os.environ, "BENCH_BODY": body, "BENCH_KEY": KEY}
+    env = {**os.environ, "BENCH_BODY": body or "", "BENCH_BODY_FILE": str(body_file or ""), "BENCH_KEY": KEY}
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30)
     line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH ")), None)
     if line is None:
@@ -636,6 +672,206 @@ def measure_load(available, workers, concurrencies, rounds, seconds, warm, port_
     return results
 
 
+def exchange_big(port, request, timeout=60.0):
+    """One request on a connection of its own; returns (status, headers, body), the whole body however large."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(request)
+        data = bytearray()
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("closed before the reply's headers")
+            data += chunk
+        head, _, rest = bytes(data).partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        if "content-length" in headers:
+            length = int(headers["content-length"])
+            body = bytearray(length)
+            view = memoryview(body)
+            got = min(len(rest), length)
+            view[:got] = rest[:got]
+            while got < length:
+                n = s.recv_into(view[got:], min(length - got, 1 << 20))
+                if not n:
+                    break
+                got += n
+            return status, headers, bytes(view[:got])
+        body = bytearray(rest)
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                return status, headers, bytes(body)
+            body += chunk
+
+
+def payload_body(n):
+    """A payload of n ASCII bytes (nothing for JSON to escape) and the execution body naming `echo.js`."""
+    pattern = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    payload = (pattern * (n // len(pattern) + 1))[:n].decode()
+    body = json.dumps({"path": str(BENCH / "contenders"), "file": "echo.js", "env": {"ENV1": "Hello World!"},
+                       "payload": payload, "headers": {}, "timeout": 30}, separators=(",", ":"))
+    return payload, body
+
+
+def measure_payload(available, workers, rounds, seconds, port_base, say, quiet):
+    """N bytes of payload in, the same N out (echo.js, or the same function built in), at c=PAYLOAD_C, in
+    rounds as the load phase. Each contender's reply at each size is checked byte for byte first; a size it
+    fails is not measured and its answer is reported."""
+    bodies = {}
+    for n in PAYLOAD_SIZES:
+        payload, body = payload_body(n)
+        path = BUILD / f"payload-{n}.json"
+        path.write_text(body)
+        bodies[n] = (payload.encode(), post_bytes(body), path)
+    running, port = [], port_base
+    for c in available:
+        if c["name"] not in PAYLOAD_NAMES:
+            continue
+        port += 1
+        argv, env = launch_env(c, port, workers, payload=True)
+        log = f"payload-{c['name']}"
+        p = spawn(argv, env, log, cpus=SERVER_CPUS)
+        try:
+            wait_for(port, post_bytes(body_for(c)), p, deadline_s=30, pause=0.02)
+        except RuntimeError as e:
+            say(f"  {c['name']}: skipped: it did not start: {e} ({log_tail(log)})")
+            stop(p)
+            continue
+        e = {"contender": c, "p": p, "port": port, "runs": {n: [] for n in PAYLOAD_SIZES}, "failed": {},
+             "peak_tree_rss_kb": 0}
+        for n, (payload, request, _) in bodies.items():
+            try:
+                status, headers, reply = exchange_big(port, request)
+            except OSError as err:
+                e["failed"][n] = f"no reply: {err}"
+                continue
+            if status != 200 or reply != payload:
+                e["failed"][n] = (f"answered {status} {headers.get('content-type', '')} with {len(reply):,} bytes"
+                                  + ("" if status == 200 else f": {reply[:200].decode(errors='replace')}"))
+        for n, why in e["failed"].items():
+            say(f"  {c['name']}: {n:,} bytes not measured: {why}")
+        running.append(e)
+    for e in running:  # warm: a second of the middle size
+        n = PAYLOAD_SIZES[len(PAYLOAD_SIZES) // 2]
+        if n not in e["failed"]:
+            run_wrk(e["port"], PAYLOAD_C, 1, None, bodies[n][2])
+    for r in range(rounds):
+        for n in PAYLOAD_SIZES:
+            order = running[r % max(len(running), 1):] + running[:r % max(len(running), 1)]
+            for e in order:
+                if n in e["failed"]:
+                    continue
+                main_pid = e["p"].pid
+                tree_pids = [main_pid] + descendants(main_pid)
+                quiet.wait(tree_pids)
+                sampler = RssSampler(main_pid)
+                before = {pid: cpu_ticks(pid) for pid in tree_pids}
+                # The largest size runs twice as long: a few requests a second, counted whole.
+                run = run_wrk(e["port"], PAYLOAD_C, seconds * (2 if n == PAYLOAD_SIZES[-1] else 1), None,
+                              bodies[n][2])
+                after = {pid: cpu_ticks(pid) for pid in before}
+                e["peak_tree_rss_kb"] = max(e["peak_tree_rss_kb"], sampler.close())
+                tree = sum(after[p] - before[p] for p in before if after[p] is not None and before[p] is not None)
+                run["mbps"] = run["requests"] * 2 * n / (run["duration_us"] / 1e6) / 1e6
+                run["cpu_ms_per_req"] = tree * 1e3 / CLK_TCK / max(run["requests"], 1)
+                run["cpu_ms_per_mb"] = tree * 1e3 / CLK_TCK / max(run["requests"] * 2 * n / 1e6, 1e-9)
+                run["read_bytes_per_req"] = run["bytes"] / max(run["requests"], 1)
+                e["runs"][n].append(run)
+            say(f"  round {r + 1}/{rounds} {n:,} bytes: " + ", ".join(
+                f"{e['contender']['name']} {e['runs'][n][-1]['mbps']:.0f} MB/s" for e in running
+                if e["runs"][n]))
+    results = {}
+    for e in running:
+        name = e["contender"]["name"]
+        results[name] = {"kind": e["contender"]["kind"], "peak_rss_kb": status_kb(e["p"].pid, "VmHWM"),
+                         "peak_tree_rss_kb": e["peak_tree_rss_kb"],
+                         "failed": {str(n): why for n, why in e["failed"].items()}, "by_size": {}}
+        for n, runs in e["runs"].items():
+            if not runs:
+                continue
+            results[name]["by_size"][str(n)] = {
+                "mbps": summary([x["mbps"] for x in runs]),
+                "rps": summary([x["rps"] for x in runs]),
+                "p50_us": summary([x["p50_us"] for x in runs]),
+                "p99_us": summary([x["p99_us"] for x in runs]),
+                "cpu_ms_per_req": summary([x["cpu_ms_per_req"] for x in runs]),
+                "cpu_ms_per_mb": summary([x["cpu_ms_per_mb"] for x in runs]),
+                "read_bytes_per_req": summary([x["read_bytes_per_req"] for x in runs]),
+                "non_2xx": sum(x["status"] for x in runs),
+                "socket_errors": sum(x["socket_errors"] for x in runs),
+                "requests": sum(x["requests"] for x in runs),
+                "mbps_runs": [x["mbps"] for x in runs],
+            }
+        stop(e["p"])
+    return results
+
+
+def measure_burst(contender, workers, port, say, ready=None, idle_s=BURST_IDLE_S):
+    """The main process's RSS at start (ready, before any execution), then after a burst of BURST_N replies of
+    BURST_BYTES (the `generate` function, BURST_C at a time): right after, and every 0.5 s for `idle_s`. Ready
+    is `/_/ready` answering 200, or (`ready` given) that path answering anything (the floor: 401 without a key)."""
+    argv, env = launch_env(contender, port, workers)
+    log = f"burst-{contender['name']}"
+    p = spawn(argv, env, log, cpus=SERVER_CPUS)
+    try:
+        if ready:
+            wait_for(port, get_bytes(ready), p, deadline_s=30, pause=0.01, want=401)
+        else:
+            wait_for(port, get_bytes("/_/ready"), p, deadline_s=30, pause=0.01)
+        time.sleep(0.5)
+        start_kb = status_kb(p.pid, "VmRSS")
+        body = json.dumps({"path": str(BENCH / "contenders"), "file": "generate", "env": {},
+                           "payload": str(BURST_BYTES), "headers": {}, "timeout": 30}, separators=(",", ":"))
+        request = post_bytes(body)
+        answers, lock, sent = [], threading.Lock(), [0]
+
+        def client():
+            while True:
+                with lock:
+                    if sent[0] >= BURST_N:
+                        return
+                    sent[0] += 1
+                try:
+                    status, _, reply = exchange_big(port, request)
+                    answers.append((status, len(reply)))
+                except OSError as err:
+                    answers.append((None, str(err)))
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(BURST_C)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.perf_counter() - t0
+        ok = sum(1 for status, n in answers if status == 200 and n == BURST_BYTES)
+        end = time.perf_counter()
+        timeline = []
+        while True:
+            t = time.perf_counter() - end
+            timeline.append((round(t, 2), status_kb(p.pid, "VmRSS")))
+            if t >= idle_s:
+                break
+            time.sleep(min(0.5, max(idle_s - t, 0.01)))
+        at = lambda s: min(timeline, key=lambda x: abs(x[0] - s))[1] if timeline[-1][0] >= s - 0.5 else None
+        result = {"start_kb": start_kb, "after_kb": timeline[0][1], "after_3s_kb": at(3), "after_10s_kb": at(10),
+                  "peak_kb": status_kb(p.pid, "VmHWM"), "timeline": timeline, "requests": BURST_N, "ok": ok,
+                  "bytes": BURST_BYTES, "concurrency": BURST_C, "took_s": round(took, 3),
+                  "errors": [a for a in answers if a[0] != 200 or a[1] != BURST_BYTES][:5]}
+    finally:
+        stop(p)
+    say(f"  {contender['name']} RSS: {fmt_mb(result['start_kb'])} at start, {fmt_mb(result['after_kb'])} right after "
+        f"{BURST_N} × {BURST_BYTES / 1e6:.0f} MB replies ({ok} ok, {took:.1f} s), {fmt_mb(result['after_3s_kb'])} "
+        f"after 3 s, {fmt_mb(result['after_10s_kb'])} after 10 s; peak {fmt_mb(result['peak_kb'])}")
+    return result
+
+
 def measure_timeout(lang, slow_file, reps, port, say):
     """A function sleeping 30 s under a 1 s timeout: time to the error reply; is the adapter's group gone?"""
     c = {"code": (CONFORMANCE / lang, slow_file)}
@@ -688,7 +924,19 @@ def fmt_us(us):
 
 
 def fmt_mb(kb):
-    return f"{kb / 1024:.1f} MiB"
+    return "—" if kb is None else f"{kb / 1024:.1f} MiB"
+
+
+def shown(path):
+    """A path relative to the checkout when it is inside it."""
+    try:
+        return path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path
+
+
+def fmt_size(n):
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
 
 
 def ratio(a, b):
@@ -713,20 +961,57 @@ def compute_ratios(load, concurrencies):
     return out
 
 
+def round_ratio(a, b):
+    """Median of the per-round ratios of two lists of per-round figures (same round, same index)."""
+    rounds = [ratio(x, y) for x, y in zip(a, b)]
+    return statistics.median(rounds) if rounds else None
+
+
 def targets(res):
-    load, cold, ratios = res["load"], res["cold_start"], res["ratios"]
+    load, cold, ratios, payload = res["load"], res["cold_start"], res["ratios"], res.get("payload") or {}
     rows = []
 
     def add(target, value, ok, note=""):
         rows.append({"target": target, "value": value, "met": ok, "note": note})
 
     def rps_ratio(a, b, c):
-        if a in load and b in load and str(c) in ratios.get(a, {}):
+        if a in load and b in load and str(c) in ratios.get(a, {}) and b in ratios[a][str(c)]:
             return ratios[a][str(c)][b]["median"]
+        if a in load and b in load:
+            return round_ratio(load[a]["by_c"][str(c)]["rps_runs"], load[b]["by_c"][str(c)]["rps_runs"])
         return None
 
-    r = rps_ratio("shim+node", "node-http", 64)
-    add("shim+node ≥ 1.0× bare node http at c=64", None if r is None else f"{r:.2f}×", None if r is None else r >= 1.0)
+    def at_least(target, r, goal, note="median of per-round req/s ratios"):
+        add(target, None if r is None else f"{r:.2f}×", None if r is None else r >= goal,
+            note if r is not None else "a row is missing from this run")
+
+    # CPU per execution: the shim with a near-free adapter against the same HTTP stack answering in-process.
+    if "shim+trivial-c" in load and "floor" in load:
+        per_c = {c: load["shim+trivial-c"]["by_c"][str(c)]["cpu_us_per_req"]["median"] /
+                 load["floor"]["by_c"][str(c)]["cpu_us_per_req"]["median"] for c in res["config"]["concurrencies"]}
+        top = max(res["config"]["concurrencies"])
+        a = load["shim+trivial-c"]["by_c"][str(top)]["cpu_us_per_req"]["median"]
+        b = load["floor"]["by_c"][str(top)]["cpu_us_per_req"]["median"]
+        add(f"shim+trivial-c CPU per execution ≤ 1.8× floor (c={top})", f"{a:.1f} / {b:.1f} µs = {a / b:.2f}×",
+            a / b <= 1.8, "whole tree; other c: " + ", ".join(f"c={c} {x:.2f}×" for c, x in per_c.items() if c != top))
+    else:
+        add("shim+trivial-c CPU per execution ≤ 1.8× floor", None, None, "a row is missing from this run")
+    at_least("shim+node ≥ 1.2× node-http at c=64", rps_ratio("shim+node", "node-http", 64), 1.2)
+    at_least("shim+python ≥ 1.0× node-http at c=64", rps_ratio("shim+python", "node-http", 64), 1.0)
+    at_least("shim+native ≥ 2× shim+python at c=16", rps_ratio("shim+native", "shim+python", 16), 2.0)
+    at_least("shim+trivial-c ≥ 1.0× go-http at c=64", rps_ratio("shim+trivial-c", "go-http", 64), 1.0)
+    for n in PAYLOAD_SIZES[1:]:
+        mine = payload.get("shim+trivial-c", {}).get("by_size", {}).get(str(n))
+        theirs = payload.get("node-http", {}).get("by_size", {}).get(str(n))
+        target = f"shim+trivial-c ≥ 1.0× node-http MB/s at {fmt_size(n)}"
+        if mine and theirs:
+            r = round_ratio(mine["mbps_runs"], theirs["mbps_runs"])
+            add(target, f"{r:.2f}× ({mine['mbps']['median']:.0f} vs {theirs['mbps']['median']:.0f} MB/s)", r >= 1.0,
+                "median of per-round ratios")
+        else:
+            failed = payload.get("shim+trivial-c", {}).get("failed", {}).get(str(n))
+            add(target, None, False if failed else None, f"shim+trivial-c failed: {failed}" if failed else
+                "not measured in this run")
     for c in res["config"]["concurrencies"]:
         r = rps_ratio("shim+python", "flask-dev", c)
         add(f"shim+python ≥ 10× Flask dev server (c={c})", None if r is None else f"{r:.1f}×",
@@ -735,31 +1020,40 @@ def targets(res):
         r = rps_ratio("shim+python", "gunicorn", c)
         add(f"shim+python ≥ 2× gunicorn, {res['config']['workers']} workers each (c={c})",
             None if r is None else f"{r:.2f}×", None if r is None else r >= 2)
-    if "shim+native" in load and "shim+python" in load and "16" in load["shim+native"]["by_c"]:
-        rounds = [a / b for a, b in zip(load["shim+native"]["by_c"]["16"]["rps_runs"],
-                                        load["shim+python"]["by_c"]["16"]["rps_runs"])]
-        r = statistics.median(rounds)
-        add("shim+native ≥ 2× shim+python at c=16", f"{r:.2f}×", r >= 2, "median of per-round ratios")
+    bursts = res.get("burst") or []
+    idle = max(b["start_kb"] for b in bursts) if bursts else next(
+        (load[n]["idle_rss_kb"] for n in ("shim+trivial-c", "shim+python") if n in load), None)
+    add("idle RSS of the shim ≤ 3 MiB at start", None if idle is None else fmt_mb(idle),
+        None if idle is None else idle <= 3072,
+        "" if idle is None else ("ready, before any request" if bursts else "after its first request"))
+    if bursts:
+        worst = max(bursts, key=lambda b: b["after_3s_kb"])
+        all_ok = all(b["ok"] == b["requests"] for b in bursts)
+        add(f"shim RSS ≤ 8 MiB ~3 s after a burst of {worst['requests']} × {worst['bytes'] / 1e6:.0f} MB replies",
+            ", ".join(fmt_mb(b["after_3s_kb"]) for b in bursts), worst["after_3s_kb"] <= 8192 and all_ok,
+            (f"the worst of {len(bursts)} fresh shims" if len(bursts) > 1 else "one fresh shim") +
+            ("" if all_ok else "; not every reply answered in full"))
     else:
-        add("shim+native ≥ 2× shim+python at c=16", None, None, "no shim+native row in this run")
+        add("shim RSS ≤ 8 MiB ~3 s after a burst of large replies", None, None, "burst not run")
+    size = res["binary"]["bytes"]
+    add("static binary ≤ 3 MB", f"{size:,} bytes", size <= 3_000_000)
     health = cold.get("shim alone: exec -> /_/health 200")
-    add("cold start, shim alone ≤ 5 ms to first 200 (/_/health)",
-        None if not health else f"{health['median']:.2f} ms", None if not health else health["median"] <= 5)
+    limit = PREVIOUS["cold_shim_ms"] * COLD_MARGIN
+    add(f"cold start, shim alone, no worse than before: ≤ {PREVIOUS['cold_shim_ms']} ms + {COLD_MARGIN - 1:.0%}",
+        None if not health else f"{health['median']:.2f} ms", None if not health else health["median"] <= limit,
+        "median to the first /_/health 200")
     first = cold.get("shim+python: exec -> first execution 200")
     base = cold.get(PY_ALONE)
     if first and base:
         add("cold start, shim+python ≤ python's own startup + 10 ms",
             f"{first['median']:.1f} ms vs {base['median']:.1f} + 10 ms", first["median"] <= base["median"] + 10)
-    idle = res["load"].get("shim+python", {}).get("idle_rss_kb")
-    add("idle RSS of the shim ≤ 4 MiB", None if idle is None else fmt_mb(idle),
-        None if idle is None else idle <= 4096)
-    size = res["binary"]["bytes"]
-    add("static binary ≤ 4 MiB", f"{size / 1048576:.2f} MiB", size <= 4 * 1048576)
     for lang, t in res["timeout"].items():
-        add(f"timeout reply ≤ timeout + 100 ms (shim+{lang})",
-            f"{t['reply_s']['median'] * 1000:.0f} ms for a {t['timeout_s']} s timeout",
-            t["reply_s"]["max"] <= t["timeout_s"] + 0.1 and t["all_500_timeout"] and t["no_survivor"],
-            "max over runs; 500 `timeout` each time; adapter's process group gone")
+        med = t["reply_s"]["median"] * 1000
+        add(f"timeout reply no worse than before (shim+{lang}): ≤ {PREVIOUS['timeout_ms']} ms + "
+            f"{TIMEOUT_MARGIN_MS:.0f} ms", f"{med:.1f} ms for a {t['timeout_s']} s timeout",
+            med <= PREVIOUS["timeout_ms"] + TIMEOUT_MARGIN_MS and t["reply_s"]["max"] <= t["timeout_s"] + 0.1
+            and t["all_500_timeout"] and t["no_survivor"],
+            "median; every run ≤ timeout + 100 ms, 500 `timeout` each time, adapter's process group gone")
     return rows
 
 
@@ -780,68 +1074,127 @@ def markdown(res):
     if res["skipped"]:
         lines.append("Skipped: " + "; ".join(f"{k} ({v})" for k, v in res["skipped"].items()))
         lines.append("")
-    lines.append("## Throughput and latency (seed function, POST /)")
-    lines.append("")
-    lines.append("req/s: median (min–max) over the rounds. p50/p99: medians of each run's percentiles. errors: "
-                 "non-2xx replies and socket errors, all runs. CPU/req: CPU time of the server's whole process "
-                 "tree per request (for a shim row, the shim's own share after the slash) — the figure least "
-                 "moved by other jobs on the machine. × peer: req/s ratio taken round by round, median (min–max).")
-    lines.append("")
-    head = ["c", "contender", "req/s", "p50", "p99", "errors", "CPU/req", "others"] + [f"× {p}" for p in peers]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
-    for c in cfg["concurrencies"]:
-        for name, r in load.items():
-            b = r["by_c"][str(c)]
-            errors = b["non_2xx"] + b["socket_errors"]
-            err = "0" if not errors else f"{b['non_2xx']} non-2xx, {b['socket_errors']} socket"
-            cpu = f"{b['cpu_us_per_req']['median']:.0f} µs"
-            if r["kind"] == "shim":
-                cpu += f" / {b['main_cpu_us_per_req']['median']:.0f}"
-            cells = [str(c), f"**{name}**" if r["kind"] == "shim" else name,
-                     f"{b['rps']['median']:,.0f} ({b['rps']['min']:,.0f}–{b['rps']['max']:,.0f})",
-                     fmt_us(b["p50_us"]["median"]), fmt_us(b["p99_us"]["median"]), err, cpu,
-                     f"{b['others_cpu_pct']['median']:.0f} %"]
-            for p in peers:
-                x = ratios[name][str(c)][p]
-                cells.append("—" if p == name else f"{x['median']:.2f}× ({x['min']:.2f}–{x['max']:.2f})")
-            lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    others = [x for r in load.values() for b in r["by_c"].values() for x in b["others_cpu_pct"]["values"]]
-    if others:
-        lines.append(f"Noise: other processes and hypervisor steal took {statistics.median(others):.0f} % of the "
-                     f"machine's CPU during a run (median; max {max(others):.0f} %; the `others` column is the median "
-                     f"for the row's runs). Before each run, up to {cfg['quiet_wait']} s were spent waiting for a quiet "
-                     f"machine ({res.get('quiet_wait_s', 0):.0f} s in all).")
+    if load:
+        lines.append("## Throughput and latency (seed function, POST /)")
         lines.append("")
-    lines.append("## Cold start (exec → first 200 OK, 1 worker, pinned like the servers)")
-    lines.append("")
-    lines.append("| what | median | min | max | runs |")
-    lines.append("|---|---|---|---|---|")
-    for label, r in res["cold_start"].items():
-        if r.get("derived"):
-            continue
-        lines.append(f"| {label} | {r['median']:.2f} ms | {r['min']:.2f} ms | {r['max']:.2f} ms | {r['n']} |")
-    lines.append("")
-    derived = {k: v for k, v in res["cold_start"].items() if v.get("derived")}
-    if derived:
-        lines.append("Differences taken repetition by repetition (median, min–max):")
+        lines.append("req/s: median (min–max) over the rounds. p50/p99: medians of each run's percentiles. errors: "
+                     "non-2xx replies and socket errors, all runs. CPU/req: CPU time of the server's whole process "
+                     "tree per request (for a shim row, the shim's own share after the slash) — the figure least "
+                     "moved by other jobs on the machine. × peer: req/s ratio taken round by round, median (min–max).")
         lines.append("")
-        for label, r in derived.items():
-            lines.append(f"- {label}: {r['median']:.1f} ms ({r['min']:.1f} to {r['max']:.1f})")
+        head = ["c", "contender", "req/s", "p50", "p99", "errors", "CPU/req", "others"] + [f"× {p}" for p in peers]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for c in cfg["concurrencies"]:
+            for name, r in load.items():
+                b = r["by_c"][str(c)]
+                errors = b["non_2xx"] + b["socket_errors"]
+                err = "0" if not errors else f"{b['non_2xx']} non-2xx, {b['socket_errors']} socket"
+                cpu = f"{b['cpu_us_per_req']['median']:.0f} µs"
+                if r["kind"] == "shim":
+                    cpu += f" / {b['main_cpu_us_per_req']['median']:.0f}"
+                cells = [str(c), f"**{name}**" if r["kind"] == "shim" else name,
+                         f"{b['rps']['median']:,.0f} ({b['rps']['min']:,.0f}–{b['rps']['max']:,.0f})",
+                         fmt_us(b["p50_us"]["median"]), fmt_us(b["p99_us"]["median"]), err, cpu,
+                         f"{b['others_cpu_pct']['median']:.0f} %"]
+                for p in peers:
+                    x = ratios[name][str(c)][p]
+                    cells.append("—" if p == name else f"{x['median']:.2f}× ({x['min']:.2f}–{x['max']:.2f})")
+                lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        others = [x for r in load.values() for b in r["by_c"].values() for x in b["others_cpu_pct"]["values"]]
+        if others:
+            lines.append(f"Noise: other processes and hypervisor steal took {statistics.median(others):.0f} % of the "
+                         f"machine's CPU during a run (median; max {max(others):.0f} %; the `others` column is the median "
+                         f"for the row's runs). Before each run, up to {cfg['quiet_wait']} s were spent waiting for a quiet "
+                         f"machine ({res.get('quiet_wait_s', 0):.0f} s in all).")
+            lines.append("")
+    payload = res.get("payload") or {}
+    if payload:
+        pc = cfg.get("payload", {})
+        lines.append(f"## Payload (N bytes in, the same N back; c={pc.get('concurrency', PAYLOAD_C)}, "
+                     f"W = {cfg['workers']})")
+        lines.append("")
+        lines.append("Every row runs the same function — `contenders/echo.js` for node-http and shim+node, the same "
+                     "built into the trivial adapter and the floor: the request's payload is a JSON string of N ASCII "
+                     "bytes, the reply is those N bytes as `text/plain`, checked byte for byte before the runs. "
+                     "**MB/s counts payload bytes both ways: 2 × N per request** (1 MB = 10⁶ bytes; the JSON, HTTP "
+                     "framing and headers are not counted). Median (min–max) over the rounds; CPU/req: the server "
+                     "tree's CPU per request; × node-http: MB/s ratio taken round by round.")
+        lines.append("")
+        head = ["N", "contender", "MB/s", "req/s", "p50", "p99", "errors", "CPU/req", "CPU per MB", "× node-http"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for n in pc.get("sizes", PAYLOAD_SIZES):
+            for name, r in payload.items():
+                b = r["by_size"].get(str(n))
+                label = f"**{name}**" if r["kind"] == "shim" else name
+                if not b:
+                    why = r["failed"].get(str(n), "not measured")
+                    lines.append(f"| {fmt_size(n)} | {label} | **failed**: {why} |" + " |" * (len(head) - 3))
+                    continue
+                errors = b["non_2xx"] + b["socket_errors"]
+                err = "0" if not errors else f"{b['non_2xx']} non-2xx, {b['socket_errors']} socket"
+                theirs = payload.get("node-http", {}).get("by_size", {}).get(str(n))
+                x = "—" if name == "node-http" or not theirs else \
+                    f"{round_ratio(b['mbps_runs'], theirs['mbps_runs']):.2f}×"
+                lines.append(f"| {fmt_size(n)} | {label} | {b['mbps']['median']:,.0f} ({b['mbps']['min']:,.0f}–"
+                             f"{b['mbps']['max']:,.0f}) | {b['rps']['median']:,.0f} | {fmt_us(b['p50_us']['median'])} | "
+                             f"{fmt_us(b['p99_us']['median'])} | {err} | {fmt_us(b['cpu_ms_per_req']['median'] * 1000)} "
+                             f"| {b['cpu_ms_per_mb']['median']:.2f} ms | {x} |")
+        lines.append("")
+        lines.append("Peak RSS in the payload runs (main process VmHWM / whole tree, highest sample): " +
+                     ", ".join(f"{name} {fmt_mb(r['peak_rss_kb'])} / {fmt_mb(r['peak_tree_rss_kb'])}"
+                               for name, r in payload.items()) + ".")
+        lines.append("")
+    if res["cold_start"]:
+        lines.append("## Cold start (exec → first 200 OK, 1 worker, pinned like the servers)")
+        lines.append("")
+        lines.append("| what | median | min | max | runs |")
+        lines.append("|---|---|---|---|---|")
+        for label, r in res["cold_start"].items():
+            if r.get("derived"):
+                continue
+            lines.append(f"| {label} | {r['median']:.2f} ms | {r['min']:.2f} ms | {r['max']:.2f} ms | {r['n']} |")
+        lines.append("")
+        derived = {k: v for k, v in res["cold_start"].items() if v.get("derived")}
+        if derived:
+            lines.append("Differences taken repetition by repetition (median, min–max):")
+            lines.append("")
+            for label, r in derived.items():
+                lines.append(f"- {label}: {r['median']:.1f} ms ({r['min']:.1f} to {r['max']:.1f})")
+            lines.append("")
     lines.append(f"## Memory (RSS; W = {cfg['workers']})")
     lines.append("")
-    lines.append("| contender | processes | main process idle | main process peak | whole tree idle | "
-                 "whole tree peak under c=%d |" % max(cfg["concurrencies"]))
-    lines.append("|---|---|---|---|---|---|")
-    for name, r in load.items():
-        lines.append(f"| {name} | {r['processes']} | {fmt_mb(r['idle_rss_kb'])} | {fmt_mb(r['peak_rss_kb'])} | "
-                     f"{fmt_mb(r['idle_tree_rss_kb'])} | {fmt_mb(r['peak_tree_rss_kb'])} |")
-    lines.append("")
-    lines.append("The main process of a shim row is the shim itself (its adapters are the rest of the tree). "
-                 "Peak is VmHWM for the main process, the highest sampled sum for the tree.")
-    lines.append("")
+    if load:
+        lines.append("| contender | processes | main process idle | main process peak | whole tree idle | "
+                     "whole tree peak under c=%d |" % max(cfg["concurrencies"]))
+        lines.append("|---|---|---|---|---|---|")
+        for name, r in load.items():
+            lines.append(f"| {name} | {r['processes']} | {fmt_mb(r['idle_rss_kb'])} | {fmt_mb(r['peak_rss_kb'])} | "
+                         f"{fmt_mb(r['idle_tree_rss_kb'])} | {fmt_mb(r['peak_tree_rss_kb'])} |")
+        lines.append("")
+        lines.append("The main process of a shim row is the shim itself (its adapters are the rest of the tree). "
+                     "Peak is VmHWM for the main process, the highest sampled sum for the tree.")
+        lines.append("")
+    bursts = res.get("burst") or []
+    if bursts:
+        burst = bursts[0]
+        lines.append(f"After a burst: {burst['requests']} replies of {burst['bytes']:,} bytes, {burst['concurrency']} at "
+                     f"a time, to a fresh shim+trivial-c (W = {cfg['workers']}; the adapter's `generate`), then idle; "
+                     f"for reference, the same burst to a fresh floor. RSS of the shim process (of the floor's):")
+        lines.append("")
+        lines.append("| process | answered in full | took | at start (ready, no request yet) | right after the burst | "
+                     "after ~3 s idle | after ~10 s idle | peak (VmHWM) |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        rows = [(f"shim ({i + 1})" if len(bursts) > 1 else "shim", b) for i, b in enumerate(bursts)]
+        rows += list((res.get("burst_reference") or {}).items())
+        for name, b in rows:
+            lines.append(f"| {name} | {b['ok']} of {b['requests']} | {b['took_s']:.1f} s | {fmt_mb(b['start_kb'])} | "
+                         f"{fmt_mb(b['after_kb'])} | {fmt_mb(b['after_3s_kb'])} | "
+                         f"{fmt_mb(b['after_10s_kb'])} | "
+                         f"{fmt_mb(b['peak_kb'])} |")
+        lines.append("")
     lines.append(f"Static binary: `{res['binary']['path']}`, {res['binary']['bytes']:,} bytes "
                  f"({res['binary']['bytes'] / 1048576:.2f} MiB).")
     lines.append("")
@@ -951,12 +1304,14 @@ def main():
     ap.add_argument("--server-cpus", default="0", help="CPUs the servers are pinned to")
     ap.add_argument("--loadgen-cpus", default="1", help="CPUs wrk and the probes are pinned to")
     ap.add_argument("--out", type=Path, help="results folder (default bench/results, or bench/results/quick)")
-    ap.add_argument("--skip", default="", help="phases to skip: cold,load,timeout")
+    ap.add_argument("--skip", default="", help="phases to skip: cold,load,payload,burst,timeout")
     args = ap.parse_args()
     rounds = args.rounds or (2 if args.quick else 5)
     seconds = args.seconds or (1 if args.quick else 2)
     cold_reps = args.cold_reps or (3 if args.quick else 10)
     timeout_reps = 1 if args.quick else 3
+    payload_rounds = args.rounds or (1 if args.quick else 3)
+    burst_reps = 1 if args.quick else 3
     warm = 1 if args.quick else 2
     concurrencies = [1, 16, 64]
     out_dir = args.out or (BENCH / "results/quick" if args.quick else BENCH / "results")
@@ -983,7 +1338,8 @@ def main():
     for f in LOGS.glob("*.log"):
         f.unlink()
 
-    say("building the bench helpers (trivial C adapter, native library, rust runtime, Go peer)")
+    say("building the bench helpers (trivial C adapter, native library, rust runtime, Go peer; bench/run.sh "
+        "built the floor)")
     build_helpers(say)
     wanted = set(args.only.split(",")) if args.only else None
     available, skipped = [], {}
@@ -1004,7 +1360,11 @@ def main():
                    "cold_reps": cold_reps, "quick": args.quick, "quiet_wait": quiet.per_wait,
                    "quiet_budget": quiet.budget, "shim_queue": 64, "shim_log": "warn",
                    "server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus,
-                   "wrk": "1 thread, keep-alive, --timeout 5s, bench/wrk.lua"},
+                   "wrk": "1 thread, keep-alive, --timeout 5s, bench/wrk.lua",
+                   "payload": {"sizes": PAYLOAD_SIZES, "concurrency": PAYLOAD_C, "rounds": payload_rounds,
+                               "limit": PAYLOAD_LIMIT},
+                   "burst": {"bytes": BURST_BYTES, "requests": BURST_N, "concurrency": BURST_C,
+                             "idle_s": BURST_IDLE_S, "fresh_shims": burst_reps}},
         "versions": {
             "runtime-shim": version([str(SHIM), "--version"]),
             "python": version([PYTHON, "--version"]),
@@ -1016,7 +1376,7 @@ def main():
         },
         "binary": {"path": str(SHIM.relative_to(ROOT)), "bytes": SHIM.stat().st_size},
         "skipped": skipped,
-        "cold_start": {}, "load": {}, "ratios": {}, "timeout": {},
+        "cold_start": {}, "load": {}, "ratios": {}, "timeout": {}, "payload": {}, "burst": [],
     }
     try:
         if "cold" not in skip:
@@ -1031,6 +1391,25 @@ def main():
                 if "skip" in c:
                     skipped[c["name"]] = c["skip"]
             res["ratios"] = compute_ratios(res["load"], concurrencies)
+        if "payload" not in skip:
+            names = [c["name"] for c in available if c["name"] in PAYLOAD_NAMES]
+            say(f"payload: {', '.join(names) or 'no contender'} × {[fmt_size(n) for n in PAYLOAD_SIZES]} both ways, "
+                f"c={PAYLOAD_C} × {payload_rounds} rounds × {seconds} s, W={args.workers}")
+            if names:
+                res["payload"] = measure_payload(available, args.workers, payload_rounds, seconds, 3300, say, quiet)
+        if "burst" not in skip:
+            trivial = next((c for c in available if c["name"] == "shim+trivial-c"), None)
+            if trivial:
+                say(f"memory after a burst: {BURST_N} replies of {BURST_BYTES / 1e6:.0f} MB, c={BURST_C}, "
+                    f"W={args.workers}, then {BURST_IDLE_S} s idle")
+                # What the allocator keeps varies from one process to the next: a full run measures 3 fresh shims
+                # (the 10 s reading on the first only) and the target takes the worst.
+                res["burst"] = [measure_burst(trivial, args.workers, 3380 + i, say,
+                                              idle_s=BURST_IDLE_S if i == 0 else 3) for i in range(burst_reps)]
+                floor = next((c for c in available if c["name"] == "floor"), None)
+                if floor:
+                    res["burst_reference"] = {"floor": measure_burst(floor, args.workers, 3379, say, ready="/",
+                                                                     idle_s=3)}
         if "timeout" not in skip:
             say(f"timeout precision ({timeout_reps} runs each)")
             for lang, slow in (("python", "slow.py"), ("node", "slow.js")):
@@ -1053,8 +1432,8 @@ def main():
     if py.exists() and res["load"]:
         r = subprocess.run([str(py), str(BENCH / "chart.py"), str(out_dir / "bench.json"), str(chart)],
                            capture_output=True, text=True)
-        print(f"chart: {chart.relative_to(ROOT)}" if r.returncode == 0 else f"chart failed: {r.stderr[-500:]}")
-    print(f"written: {(out_dir / 'bench.json').relative_to(ROOT)}, {(out_dir / 'bench.md').relative_to(ROOT)}; "
+        print(f"chart: {shown(chart)}" if r.returncode == 0 else f"chart failed: {r.stderr[-500:]}")
+    print(f"written: {shown(out_dir / 'bench.json')}, {shown(out_dir / 'bench.md')}; "
           f"took {res['elapsed_s']:.0f} s")
 
 
