@@ -530,6 +530,9 @@ async fn supervise(index: usize, shared: Arc<Shared>) {
         .get(index)
         .cloned()
         .unwrap_or_else(process::Jail::none);
+    // The slot's cgroup (a few ms), while the shim already answers its health paths.
+    let prepared = jail.clone();
+    let _ = tokio::task::spawn_blocking(move || prepared.prepare()).await;
     let jail = &jail;
     let (home_tx, mut home) = mpsc::unbounded_channel();
     let mut stop = shared.stop.subscribe();

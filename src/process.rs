@@ -195,7 +195,7 @@ pub fn spawn(spec: &Spec, jail: &Jail) -> io::Result<Child> {
     {
         limits.push((Resource::RLIMIT_NOFILE, soft.min(hard), hard));
     }
-    let procs = jail.cgroup.as_ref().map(|c| c.procs.clone());
+    let procs = jail.cgroup().map(|c| c.procs.clone());
     // SAFETY: the closure runs in the forked child before exec and only makes system calls (setsid, open and
     // write of a path prepared before the fork, setrlimit, setgroups, setgid, setuid, prctl), which are
     // async-signal-safe; it allocates nothing and takes no lock (`limits` and `procs` were built before the
@@ -336,7 +336,11 @@ pub struct Jail {
     gid: u32,
     /// Holds the uid: other shims on the machine skip a locked uid.
     _uid_lock: Option<nix::fcntl::Flock<std::fs::File>>,
-    cgroup: Option<Cgroup>,
+    /// The slot, and whether it is to have a cgroup of its own.
+    index: usize,
+    wants_cgroup: bool,
+    /// Made by [`Jail::prepare`], off the start path.
+    cgroup: OnceLock<Option<Cgroup>>,
 }
 
 #[derive(Debug)]
@@ -356,11 +360,13 @@ impl Jail {
         Arc::new(Jail::default())
     }
 
-    /// Sets up slot `index`: a uid of its own from `uids` (`(base, gid)`; needs root), and a cgroup v2 of its
-    /// own when `cgroups` and the shim's cgroup is writable. Blocks briefly (a helper process); call off the
-    /// runtime's threads, after [`start_reaper`].
+    /// Sets up slot `index`: a uid of its own from `uids` (`(base, gid)`; needs root) now; a cgroup v2 of its
+    /// own when `cgroups` and the shim's cgroup is writable, later, in [`Jail::prepare`] (a few ms: entering
+    /// a cgroup is slow, and the shim serves its health paths meanwhile).
     pub fn new(index: usize, uids: Option<(u32, u32)>, cgroups: bool) -> io::Result<Jail> {
         let mut jail = Jail::default();
+        jail.index = index;
+        jail.wants_cgroup = cgroups;
         if let Some((base, gid)) = uids {
             let (uid, lock) = claim_uid(base)?;
             // A uid nobody holds may still have processes of a shim that was killed: start clean.
@@ -369,22 +375,36 @@ impl Jail {
             jail.gid = gid;
             jail._uid_lock = Some(lock);
         }
-        if cgroups {
-            jail.cgroup = make_cgroup(index);
-        }
-        tracing::info!(
-            worker = index,
-            uid = jail.uid,
-            cgroup = jail.cgroup.as_ref().map(|c| c.dir.display().to_string()),
-            "worker containment: {}",
-            jail.describe()
-        );
         Ok(jail)
+    }
+
+    /// Makes the slot's cgroup, if it is to have one, before its first adapter starts; logs what holds the
+    /// slot. Blocks briefly (a helper process); call off the runtime's threads, after [`start_reaper`]. Once
+    /// is enough: later calls do nothing.
+    pub fn prepare(&self) {
+        let mut first = false;
+        self.cgroup.get_or_init(|| {
+            first = true;
+            self.wants_cgroup.then(|| make_cgroup(self.index)).flatten()
+        });
+        if first {
+            tracing::info!(
+                worker = self.index,
+                uid = self.uid,
+                cgroup = self.cgroup().map(|c| c.dir.display().to_string()),
+                "worker containment: {}",
+                self.describe()
+            );
+        }
+    }
+
+    fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.get().and_then(Option::as_ref)
     }
 
     /// Which kernel mechanism holds this slot, for the log and the docs.
     pub fn describe(&self) -> &'static str {
-        match (self.uid.is_some(), self.cgroup.is_some()) {
+        match (self.uid.is_some(), self.cgroup().is_some()) {
             (true, true) => "uid and cgroup",
             (true, false) => "uid",
             (false, true) => "cgroup",
@@ -393,14 +413,14 @@ impl Jail {
     }
 
     fn cgroup_members(&self) -> Option<HashSet<i32>> {
-        let c = self.cgroup.as_ref()?;
+        let c = self.cgroup()?;
         let text = std::fs::read_to_string(c.dir.join("cgroup.procs")).ok()?;
         Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
     /// The kernel's atomic kills, where this slot has them.
     fn kill_atomically(&self) {
-        if let Some(c) = &self.cgroup
+        if let Some(c) = self.cgroup()
             && let Err(e) = std::fs::write(c.dir.join("cgroup.kill"), "1")
         {
             tracing::warn!(cgroup = %c.dir.display(), error = %e, "cgroup.kill failed");
@@ -413,7 +433,7 @@ impl Jail {
 
 impl Drop for Jail {
     fn drop(&mut self) {
-        if let Some(c) = &self.cgroup {
+        if let Some(c) = self.cgroup() {
             // Empty by now (its last adapter was contained); a cgroup still populated stays, and is harmless.
             let _ = std::fs::remove_dir(&c.dir);
         }
