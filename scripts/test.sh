@@ -6,7 +6,7 @@
 #                     run per target (FUZZ_SECONDS); the static release binary built and put through the same
 #                     integration suite and soak; the conformance kits (v1, and v5 where an adapter has v5
 #                     case functions) for every bundled adapter and every installable compiled language; the
-#                     runtime images built and seed-tested in Docker, the python and node images' v5 layout
+#                     runtime images built and seed-tested in Docker, every image's v5 layout
 #                     tested as the open-runtimes executor uses it, and the python image scaled out on a
 #                     single-node Docker Swarm behind HAProxy under load (tests/swarm/run.sh).
 #
@@ -48,7 +48,7 @@ case $IMAGES in
   ci)
     image_runtimes=(python-3.11 python-3.13 node-20 php-8.2 ruby-3.1 deno-2.9 bun-1.4 perl-5.36 lua-5.4 bash-5.2
       rust-1.95 go-1.19 c-17 cpp-17 java-17 kotlin-1.3 zig-0.14)
-    v5_runtimes=(python-3.11 python-3.13 node-20 php-8.2 ruby-3.1)
+    v5_runtimes=("${image_runtimes[@]}") # the same images, each driven as the open-runtimes executor does
     base_images=(local/debian:bookworm local/debian:trixie local/python:3.11 local/python:3.13 local/node:20
       local/php:8.2 local/ruby:3.1 local/perl:5.36 local/deno:2.9 local/bun:1.4 local/rust:1 local/golang:1.19
       local/gcc:12 local/jdk:17 local/jre:17 local/zig:0.14) ;;
@@ -131,7 +131,7 @@ if docker info >/dev/null 2>&1; then
     ((bases_rc == 0)) || { echo "tests/images/bases.sh failed (exit $bases_rc)" >&2; exit 1; }
   fi
   SKIP_MAKE=1 bounded 2400 tests/images/run.sh "${image_runtimes[@]}"
-  echo "== runtime images: the v5 layout, python, node, php and ruby, as the open-runtimes executor uses it (tests/images/v5.sh)"
+  echo "== runtime images: the v5 layout, every language's image, as the open-runtimes executor uses it (tests/images/v5.sh; ${v5_runtimes[*]:-every catalogue version})"
   SKIP_MAKE=1 bounded 1200 tests/images/v5.sh "${v5_runtimes[@]}"
   echo "== runtime images: a container stopped while runtime-shim launch extracts exits 0 at once (tests/images/launch.sh)"
   bounded 600 tests/images/launch.sh

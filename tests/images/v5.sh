@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# The v5 image test: plays the open-runtimes executor against the python, node, php and ruby images, in Docker
-# — every version of them in runtimes/catalogue.json the local test can build (with --official: all).
+# The v5 image test: plays the open-runtimes executor against every installable runtime image of
+# runtimes/catalogue.json, in Docker — every version the local test can build (with --official: all).
 #
-#   tests/images/v5.sh [--official] [--keep] [python|node|php|ruby|FOLDER...]     none: all four
+#   tests/images/v5.sh [--official] [--keep] [NAME|FOLDER...]      NAME: python (every version), FOLDER: python-3.11; none: all
 #
-# For each runtime version, with the function of tests/images/functions/v5/<lang>/:
+# For each runtime version, with the function of tests/images/functions/v5/<name>/ (its entry file is the
+# catalogue's `entrypoint`, the image's default OPEN_RUNTIMES_ENTRYPOINT):
 #   1. build: `docker run -v SRC:/mnt/code IMAGE sh -c 'bash /usr/local/server/helpers/build.sh "<install>"'`
-#      — the install command writes built.txt and a dependency (.python_packages/v5dep, node_modules/v5dep,
-#      vendor/v5dep.php, lib/v5dep.rb);
-#      SRC/code.tar.gz must appear and hold them and .open-runtimes;
-#   2. start: the archive folder at /mnt/code, host folders at /mnt/logs and /mnt/telemetry,
-#      OPEN_RUNTIMES_SECRET, command `bash /usr/local/server/helpers/start.sh "bash helpers/server.sh"`;
+#      (a compiled runtime: its build image, …:<version>-build, where helpers/build.sh compiles the folder after
+#      the install command). An interpreted function's install command writes built.txt and a dependency where
+#      its language looks (.python_packages/v5dep, node_modules/v5dep, vendor/v5dep.php, lib/v5dep.rb,
+#      local/lib/perl5/V5dep.pm, …); a compiled one's writes a source file (v5dep.rs, v5dep.go, V5dep.java, …)
+#      that the function uses, so the reply proves the command ran before the compile.
+#      SRC/code.tar.gz must appear and hold .open-runtimes and the entry file and built.txt (compiled: the
+#      program `runtime`, and not the entry file);
+#   2. start: (a compiled runtime: its run image) the archive folder at /mnt/code, host folders at /mnt/logs and
+#      /mnt/telemetry, OPEN_RUNTIMES_SECRET, command `bash /usr/local/server/helpers/start.sh "bash helpers/server.sh"`;
 #      waits (bounded) for `HTTP server successfully started!` in `docker logs` and for the port;
 #   3. an execution: POST /v5/test?name=shim&flag with the secret, x-open-runtimes-log-id and a JSON body:
-#      201, the function's JSON (method, path, query, body, built, dependency), content-type with a charset,
-#      its own header, the log id back; <id>_logs.log and <id>_errors.log hold the function's lines;
+#      201, the function's JSON (runtime, method, path, query, body, built, dependency), content-type with a
+#      charset, its own header, the log id back; <id>_logs.log (a context.log line, the native-logs notice and a
+#      native print) and <id>_errors.log (a context.error line);
 #   4. a wrong secret gets 500 `Unauthorized. Provide correct "x-open-runtimes-secret" header.`;
 #      /__opr/health is OK; /__opr/timings has extract=; PID 1 is the shim.
-# Prints a PASS/FAIL line per runtime and "N passed, N failed"; exit status 1 if one failed.
+# Prints a line per catalogue version (PASS, FAIL and the first failed check, or SKIP and why: the catalogue's
+# skip_offline, no local stand-in, a host binary a stand-in copies is missing, no v5 test function for the
+# language) and "N passed, N failed, N skipped"; exit status 1 if one failed.
 #
-# The images are runtime-shim-test/<name>:<version>, built here with runtimes/build-local.sh (from the
-# local stand-ins of tests/images/bases.sh unless --official) — after tests/images/run.sh they are cached.
+# The images are runtime-shim-test/<name>:<version> (and …-build), built here with runtimes/build-local.sh
+# (from the local stand-ins of tests/images/bases.sh unless --official) — after tests/images/run.sh, which
+# builds the same images, every layer is cached.
 # Env: SKIP_MAKE=1 uses the existing target/x86_64-unknown-linux-gnu/release binaries without `make static`;
-# READY_LIMIT seconds to wait for the server (60).
+# READY_LIMIT seconds to wait for the server (60); BUILD_LIMIT seconds for a build step (600).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tests/images
@@ -31,22 +40,26 @@ say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'v5 images: ERROR: %s\n' "$*" >&2; exit 2; }
 started_all=$SECONDS
 
-# name | entry file | what the install command installs, as the function reports it | install command
-RUNTIMES="
-python|main.py|from .python_packages|echo built > built.txt && mkdir -p .python_packages/v5dep && echo 'VALUE = \"from .python_packages\"' > .python_packages/v5dep/__init__.py
-node|index.js|from node_modules|echo built > built.txt && mkdir -p node_modules/v5dep && echo 'module.exports = \"from node_modules\";' > node_modules/v5dep/index.js
-php|index.php|from vendor|echo built > built.txt && mkdir -p vendor && echo '<?php return \"from vendor\";' > vendor/v5dep.php
-ruby|index.rb|from lib|echo built > built.txt && mkdir -p lib && echo 'V5DEP = \"from lib\"' > lib/v5dep.rb
-"
-# Every version of those languages in the catalogue that the local test can build (all of them with --official).
-versions_of() { # NAME
-  python3 - "$root/runtimes/catalogue.json" "$1" "$official" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["runtimes"]:
-    if r["name"] == sys.argv[2] and (sys.argv[3] or not r["skip_offline"]):
-        print(r["folder"], r["version"], r["build_image"])
-PY
-}
+# name | what the function reports as its dependency | the install command (run with sh in the build folder)
+RUNTIMES=$(cat <<'TABLE'
+python|from .python_packages|echo built > built.txt && mkdir -p .python_packages/v5dep && echo 'VALUE = "from .python_packages"' > .python_packages/v5dep/__init__.py
+node|from node_modules|echo built > built.txt && mkdir -p node_modules/v5dep && echo 'module.exports = "from node_modules";' > node_modules/v5dep/index.js
+php|from vendor|echo built > built.txt && mkdir -p vendor && echo '<?php return "from vendor";' > vendor/v5dep.php
+ruby|from lib|echo built > built.txt && mkdir -p lib && echo 'V5DEP = "from lib"' > lib/v5dep.rb
+deno|from lib|echo built > built.txt && mkdir -p lib && echo 'export default "from lib";' > lib/v5dep.ts
+bun|from node_modules|echo built > built.txt && mkdir -p node_modules/v5dep && echo 'module.exports = "from node_modules";' > node_modules/v5dep/index.js
+perl|from local/lib/perl5|echo built > built.txt && mkdir -p local/lib/perl5 && printf 'package V5dep;\nour $VALUE = "from local/lib/perl5";\n1;\n' > local/lib/perl5/V5dep.pm
+lua|from lib|echo built > built.txt && mkdir -p lib && echo 'return "from lib"' > lib/v5dep.lua
+bash|from lib|echo built > built.txt && mkdir -p lib && echo 'V5DEP="from lib"' > lib/v5dep.sh
+rust|from v5dep.rs|printf 'pub const BUILT: &str = "built";\npub const DEPENDENCY: &str = "from v5dep.rs";\n' > v5dep.rs
+go|from v5dep.go|printf 'package handler\n\nconst v5Built = "built"\nconst v5Dependency = "from v5dep.go"\n' > v5dep.go
+c|from v5dep.c|printf 'const char *v5_built = "built", *v5_dependency = "from v5dep.c";\n' > v5dep.c
+cpp|from v5dep.cc|printf 'const char *v5_built = "built", *v5_dependency = "from v5dep.cc";\n' > v5dep.cc
+java|from V5dep.java|printf 'class V5dep {\n    static final String BUILT = "built";\n    static final String DEPENDENCY = "from V5dep.java";\n}\n' > V5dep.java
+kotlin|from v5dep.kt|printf 'const val V5_BUILT = "built"\nconst val V5_DEPENDENCY = "from v5dep.kt"\n' > v5dep.kt
+zig|from v5dep.zig|printf 'pub const built = "built";\npub const dependency = "from v5dep.zig";\n' > v5dep.zig
+TABLE
+)
 
 official='' keep='' wanted=()
 while [ $# -gt 0 ]; do
@@ -55,15 +68,15 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
-    *) grep -q "^${1%%-*}|" <<<"$RUNTIMES" || die "no v5 test for '$1' (python, node, php, ruby: a name or a folder)"; wanted+=("$1") ;;
+    *) wanted+=("$1") ;;
   esac
   shift
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(python node php ruby)
 for tool in docker curl python3 tar; do command -v "$tool" >/dev/null || die "$tool is needed"; done
 docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info)"
 
 READY_LIMIT=${READY_LIMIT:-60}
+BUILD_LIMIT=${BUILD_LIMIT:-600}
 PREFIX=runtime-shim-test
 SECRET=v5-secret-$RANDOM$RANDOM
 tmp=$(mktemp -d /tmp/runtime-images-v5.XXXXXX)
@@ -74,34 +87,69 @@ cleanup() {
 }
 if [ -z "$keep" ]; then trap cleanup EXIT; else trap 'echo "kept $tmp and its containers (label runtime-shim-image-test=$tmp)" >&2' EXIT; fi
 
-# ---- the images ----
+# ---- the catalogue: the versions asked for (a name: all its versions; a folder: that one) ----
+catalogue=$(python3 - "$root/runtimes/catalogue.json" "${wanted[@]}" <<'PY'
+import json, sys
+runtimes = json.load(open(sys.argv[1]))["runtimes"]
+wanted = sys.argv[2:]
+for w in wanted:
+    if not any(w in (r["name"], r["folder"]) for r in runtimes):
+        sys.exit(f"no runtime '{w}' in runtimes/catalogue.json")
+for r in runtimes:
+    if not wanted or r["name"] in wanted or r["folder"] in wanted:
+        print("\t".join([r["name"], r["version"], r["folder"], r["kind"], r["entrypoint"], r["build_image"],
+                         r["run_image"], r["skip_offline"] or ""]))
+PY
+) || die "cannot read the catalogue"
+mapfile -t rows <<<"$catalogue"
+
+# ---- the shim ----
 if [ "${SKIP_MAKE:-}" != 1 ]; then
   say "make static"
   make -s static >"$tmp/make.log" 2>&1 || { tail -n 20 "$tmp/make.log" >&2; die "make static failed"; }
 fi
-folders=() rows=()
-for w in "${wanted[@]}"; do
-  while read -r folder version build_image; do
-    [ "$w" = "${w%%-*}" ] || [ "$w" = "$folder" ] || continue
-    folders+=("$folder") rows+=("${w%%-*} $version $folder $build_image")
-  done < <(versions_of "${w%%-*}")
+
+# ---- which versions can be tested here, and their base images ----
+declare -A skip=()
+selected=() needed=()
+[ -n "$official" ] || "$here/bases.sh" --map > "$tmp/bases.map"
+for row in "${rows[@]}"; do
+  IFS=$'\t' read -r name version folder kind entry build_image run_image offline <<<"$row"
+  # The catalogue says why a version cannot be tested here (no such version from Debian or the host).
+  if [ -z "$official" ] && [ -n "$offline" ]; then skip[$folder]=$offline; continue; fi
+  if ! grep -q "^$name|" <<<"$RUNTIMES" || [ ! -f "$here/functions/v5/$name/$entry" ]; then
+    skip[$folder]="no v5 test function for $name (tests/images/functions/v5/$name/$entry)"; continue
+  fi
+  if [ -z "$official" ]; then
+    missing='' locals=()
+    for image in $(printf '%s\n' "$build_image" "$run_image" | sort -u); do
+      local_image=$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")
+      if [ -z "$local_image" ]; then missing+=" $image"; else locals+=("$local_image"); fi
+    done
+    if [ -n "$missing" ]; then skip[$folder]="no offline stand-in for$missing"; continue; fi
+    if ! why=$("$here/bases.sh" --check "${locals[@]}"); then skip[$folder]=$why; continue; fi
+    needed+=("${locals[@]}")
+  fi
+  selected+=("$row")
 done
-[ ${#folders[@]} -gt 0 ] || die "none of ${wanted[*]} can be built here (see runtimes/catalogue.json, skip_offline)"
-subst=()
-if [ -z "$official" ]; then
-  "$here/bases.sh" --map > "$tmp/bases.map"
-  bases=()
-  for row in "${rows[@]}"; do
-    read -r _ _ _ image <<<"$row"
-    bases+=("$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")")
-  done
-  why=$("$here/bases.sh" --check "${bases[@]}") || die "$why"
-  "$here/bases.sh" "${bases[@]}" 2>&1 | { grep -v -e '^DEPRECATED' -e 'buildx' -e '^ *$' >&2 || true; }
-  subst=(--bases-file "$tmp/bases.map")
+if [ ${#needed[@]} -gt 0 ]; then
+  mapfile -t needed < <(printf '%s\n' "${needed[@]}" | sort -u)
+  "$here/bases.sh" "${needed[@]}" 2>&1 | { grep -v -e '^DEPRECATED' -e 'buildx' -e '^ *$' >&2 || true; } ||
+    die "building the local base images failed"
 fi
-say "runtime images (runtimes/build-local.sh ${folders[*]})"
-"$root/runtimes/build-local.sh" --prefix "$PREFIX" "${subst[@]}" "${folders[@]}" 2>&1 |
-  { grep -v -e '^DEPRECATED' -e 'buildx' -e '^ *$' >&2 || true; } || true # a missing image fails its runtime below
+
+# ---- the images (cached layers when tests/images/run.sh built them) ----
+folders=()
+for row in "${selected[@]}"; do IFS=$'\t' read -r _ _ folder _ <<<"$row"; folders+=("$folder"); done
+if [ ${#folders[@]} -gt 0 ]; then
+  subst=()
+  [ -n "$official" ] || subst=(--bases-file "$tmp/bases.map")
+  say "runtime images (runtimes/build-local.sh ${folders[*]})"
+  t=$SECONDS
+  "$root/runtimes/build-local.sh" --prefix "$PREFIX" "${subst[@]}" "${folders[@]}" 2>&1 |
+    { grep -v -e '^DEPRECATED' -e 'buildx' -e '^ *$' >&2 || true; } || true # a missing image fails its runtime below
+  say "runtime images ready in $((SECONDS - t)) s"
+fi
 
 # ---- one runtime ----
 fail=''
@@ -122,28 +170,42 @@ wait_started() { # CONTAINER PORT
   return 1
 }
 
-run_test() { # NAME VERSION ENTRY INSTALL DEPENDENCY
-  local name=$1 version=$2 entry=$3 install=$4 dependency=$5 image=$PREFIX/$1:$2 dir=$tmp/$1-$2 c port status id
-  docker image inspect "$image" >/dev/null 2>&1 || { check "no image $image (its build failed above)"; return; }
+run_test() { # NAME VERSION KIND ENTRY INSTALL DEPENDENCY
+  local name=$1 version=$2 kind=$3 entry=$4 install=$5 dependency=$6 dir=$tmp/$1-$2 c port status id
+  local image=$PREFIX/$1:$2 build_image=$PREFIX/$1:$2
+  [ "$kind" = compiled ] && build_image=$PREFIX/$name:$version-build
+  local i
+  for i in $(printf '%s\n' "$build_image" "$image" | sort -u); do
+    docker image inspect "$i" >/dev/null 2>&1 || { check "no image $i (its build failed above)"; return; }
+  done
   mkdir -p "$dir/code" "$dir/logs" "$dir/telemetry"
   cp -R "$here/functions/v5/$name/." "$dir/code/"
   chmod -R a+rwX "$dir" # the images run as appwrite (uid 2001)
 
-  # 1. build
-  local t=$SECONDS
-  if ! timeout 300 docker run --rm "$label" -v "$dir/code:/mnt/code" -e OPEN_RUNTIMES_ENTRYPOINT="$entry" \
-      -e INSTALL="$install" "$image" sh -c 'bash /usr/local/server/helpers/build.sh "$INSTALL"' \
+  # 1. build (a compiled runtime: in its build image, which compiles after the install command)
+  local t=$SECONDS want_files
+  if ! timeout "$BUILD_LIMIT" docker run --rm "$label" -v "$dir/code:/mnt/code" -e OPEN_RUNTIMES_ENTRYPOINT="$entry" \
+      -e INSTALL="$install" "$build_image" sh -c 'bash /usr/local/server/helpers/build.sh "$INSTALL"' \
       > "$dir/build.log" 2>&1; then
     sed 's/^/   | /' "$dir/build.log" | tail -n 20 >&2
-    check "build step failed"
+    check "build step failed (in $build_image, $((SECONDS - t)) s)"
     return
   fi
-  if [ -f "$dir/code/code.tar.gz" ] && tar -tzf "$dir/code/code.tar.gz" > "$dir/listing" &&
-    grep -qx 'built.txt' "$dir/listing" && grep -qx '.open-runtimes' "$dir/listing" && grep -qx "$entry" "$dir/listing"; then
-    pass "build step in $((SECONDS - t)) s: code.tar.gz with $entry, built.txt, .open-runtimes ($(wc -l < "$dir/listing") entries)"
+  local ok=''
+  if [ -f "$dir/code/code.tar.gz" ] && tar -tzf "$dir/code/code.tar.gz" | sed 's|^\./||; s|/$||' > "$dir/listing"; then
+    if [ "$kind" = compiled ]; then
+      want_files="runtime, .open-runtimes, no $entry"
+      grep -qx 'runtime' "$dir/listing" && grep -qx '.open-runtimes' "$dir/listing" && ! grep -qx "$entry" "$dir/listing" && ok=1
+    else
+      want_files="$entry, built.txt, .open-runtimes"
+      grep -qx 'built.txt' "$dir/listing" && grep -qx '.open-runtimes' "$dir/listing" && grep -qx "$entry" "$dir/listing" && ok=1
+    fi
+  fi
+  if [ -n "$ok" ]; then
+    pass "build step in $((SECONDS - t)) s: code.tar.gz with $want_files ($(wc -l < "$dir/listing") entries)"
   else
     sed 's/^/   | /' "$dir/build.log" | tail -n 20 >&2
-    check "build step: no code.tar.gz holding $entry, built.txt and .open-runtimes"
+    check "build step: no code.tar.gz holding ${want_files:-what the build should leave}: $(tr '\n' ' ' < "$dir/listing" 2>/dev/null | head -c 200)"
     return
   fi
 
@@ -216,18 +278,32 @@ PY
   [ -n "$fail" ] && [ -n "$keep" ] || docker rm -f "$c" >/dev/null 2>&1 || true
 }
 
-passed=0 failed=0 lines=()
-for row in "${rows[@]}"; do
-  read -r name version folder _ <<<"$row"
-  IFS='|' read -r _ entry dependency install <<<"$(grep "^$name|" <<<"$RUNTIMES")"
+declare -A result=()
+for row in "${selected[@]}"; do
+  IFS=$'\t' read -r name version folder kind entry _ <<<"$row"
+  IFS='|' read -r _ dependency install <<<"$(grep "^$name|" <<<"$RUNTIMES")"
   say "$folder (v5)"
   fail='' t=$SECONDS
-  run_test "$name" "$version" "$entry" "$install" "$dependency"
-  if [ -z "$fail" ]; then passed=$((passed + 1)); lines+=("PASS $folder v5 ($((SECONDS - t)) s)")
-  else failed=$((failed + 1)); lines+=("FAIL $folder v5: $fail"); fi
+  run_test "$name" "$version" "$kind" "$entry" "$install" "$dependency"
+  if [ -z "$fail" ]; then result[$folder]="PASS ($((SECONDS - t)) s)"; else result[$folder]="FAIL: $fail"; fi
 done
+
+# ---- summary: every catalogue version asked for ----
+passed=0 failed=0 skipped=0
 echo
-printf '%s\n' "${lines[@]}"
+for row in "${rows[@]}"; do
+  IFS=$'\t' read -r _ _ folder _ <<<"$row"
+  if [ -n "${skip[$folder]:-}" ]; then
+    printf '%-14s SKIP: %s\n' "$folder" "${skip[$folder]}"
+    skipped=$((skipped + 1))
+  elif [[ ${result[$folder]} == PASS* ]]; then
+    printf '%-14s %s\n' "$folder" "${result[$folder]}"
+    passed=$((passed + 1))
+  else
+    printf '%-14s %s\n' "$folder" "${result[$folder]}"
+    failed=$((failed + 1))
+  fi
+done
 echo "v5 images: total $((SECONDS - started_all)) s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
