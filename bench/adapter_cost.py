@@ -226,6 +226,7 @@ def measure(name, case, args):
     best = dict(rounds[0])
     for key in ("cpu_us", "sched_us", "exec_per_s", "wall_us"):
         best[key] = statistics.median(r[key] for r in rounds)
+    best["sched_min_us"] = min(r["sched_us"] for r in rounds)
     best["rounds"] = [{k: r[k] for k in ("cpu_us", "sched_us", "exec_per_s")} for r in rounds]
     return best
 
@@ -314,10 +315,10 @@ def main():
 
 def print_row(r, header, strace):
     if header:
-        print("%-6s %-8s %-4s %8s %9s %10s %10s%s" % ("lang", "case", "enc", "n", "cpu µs", "sched µs", "exec/s",
-                                                     "  syscalls" if strace else ""))
-    line = "%-6s %-8s %-4s %8d %9.1f %10.1f %10.0f" % (r["adapter"], r["case"], r["encoding"], r["n"], r["cpu_us"],
-                                                     r["sched_us"], r["exec_per_s"])
+        print("%-6s %-8s %-4s %8s %9s %10s %8s %10s%s" % ("lang", "case", "enc", "n", "cpu µs", "sched µs", "min µs",
+                                                          "exec/s", "  syscalls" if strace else ""))
+    line = "%-6s %-8s %-4s %8d %9.1f %10.1f %8.1f %10.0f" % (r["adapter"], r["case"], r["encoding"], r["n"], r["cpu_us"],
+                                                           r["sched_us"], r["sched_min_us"], r["exec_per_s"])
     if r["syscalls"]:
         line += "  %8.2f" % r["syscalls"]["total"]
     print(line, flush=True)
