@@ -51,18 +51,35 @@ if (PROTOCOL === 2 && !['v5', 'http', 'v2'].includes(CONTRACT)) {
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
-// One frame: the header line (the parts' total length appended), then the parts, each written as it is, so a
-// large body is not copied into one buffer first.
+// One frame: the header line (the parts' total length appended), then the parts. A small frame is copied into
+// one buffer and written with one system call; a large body is written as it is, not copied behind its header.
+const FRAME_COPY_MAX = 1 << 16;
+
 function writeFrame(head, ...parts) {
-  const length = parts.reduce((n, part) => n + part.length, 0);
-  for (const data of [Buffer.from(`${head} ${length}\n`, 'ascii'), ...parts]) {
-    for (let at = 0; at < data.length;) {
-      try {
-        at += fs.writeSync(protoOut, data, at); // may be partial
-      } catch (e) {
-        if (e.code !== 'EAGAIN') throw e;
-        Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: wait 1 ms for the shim to read
-      }
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const line = `${head} ${length}\n`;
+  if (length > FRAME_COPY_MAX) {
+    writeAll(Buffer.from(line, 'latin1'));
+    for (const part of parts) writeAll(part);
+    return;
+  }
+  const frame = Buffer.allocUnsafe(line.length + length);
+  let at = frame.write(line, 0, 'latin1');
+  for (const part of parts) {
+    frame.set(part, at);
+    at += part.length;
+  }
+  writeAll(frame);
+}
+
+function writeAll(data) {
+  for (let at = 0; at < data.length;) {
+    try {
+      at += fs.writeSync(protoOut, data, at); // may be partial
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe is full: wait 1 ms for the shim to read
     }
   }
 }
@@ -123,7 +140,16 @@ function guarded(result) {
 }
 
 // The working directory and the environment every execution starts with: what the last one changed is undone.
-const start = { dir: process.cwd(), env: null };
+const start = { dir: process.cwd(), names: new Set(), values: [] };
+// Every read of node's process.env asks the C environment. Object.getOwnPropertyNames lists its names without
+// also asking, name by name, whether each is enumerable (node makes every one so); Bun's is a plain object.
+const envNames = process.versions.bun ? Object.keys : Object.getOwnPropertyNames;
+
+function keepStart() {
+  start.dir = process.cwd();
+  start.names = new Set(Object.keys(process.env));
+  start.values = [...start.names].map((name) => [name, process.env[name]]);
+}
 
 function restoreStart() {
   try {
@@ -131,8 +157,9 @@ function restoreStart() {
   } catch {
     try { process.chdir(start.dir); } catch {} // its directory was removed: going back fails as well
   }
-  for (const name of Object.keys(process.env)) if (!(name in start.env)) delete process.env[name];
-  for (const [name, value] of Object.entries(start.env)) if (process.env[name] !== value) process.env[name] = value;
+  const env = process.env;
+  for (const name of envNames(env)) if (!start.names.has(name)) delete env[name];
+  for (const [name, value] of start.values) if (env[name] !== value) env[name] = value;
 }
 
 class NotFound extends Error {} // the entry file or its function is missing: a 404
@@ -169,6 +196,7 @@ class Response {
 }
 
 const functions = new Map(); // absolute path of the entry file -> its function; each file is loaded once
+const byRequest = new Map(); // `${dir}\0${file}` -> its function, when they name an absolute path
 
 async function importModule(full) {
   const esm = () => import(pathToFileURL(full).href);
@@ -199,6 +227,15 @@ function isFile(full) {
 }
 
 async function load(dir, file) {
+  const key = `${dir}\0${file}`;
+  const known = byRequest.get(key);
+  if (known) return known;
+  const fn = await loadFile(dir, file);
+  if (path.isAbsolute(dir) || path.isAbsolute(file)) byRequest.set(key, fn); // resolved the same from any cwd
+  return fn;
+}
+
+async function loadFile(dir, file) {
   if (!file) {
     throw new NotFound(`no entry file was named for ${dir}: the request's file is empty and the image sets no APPWRITE_ENTRYPOINT_NAME`);
   }
@@ -332,7 +369,9 @@ class ContextResponse {
 }
 
 // A string as the shim can read it back: a lone surrogate becomes U+FFFD, as it would in the body's UTF-8.
-const wellFormed = (s) => Buffer.from(String(s), 'utf8').toString('utf8');
+const wellFormed = String.prototype.toWellFormed
+  ? (s) => String(s).toWellFormed()
+  : (s) => Buffer.from(String(s), 'utf8').toString('utf8');
 
 // The RES frame's parts: the headers as a JSON array of [name, value] pairs (an array value is one pair per
 // item: repeated set-cookie), then the body.
@@ -484,7 +523,7 @@ function onData(chunk) {
       if (at === chunk.length) break;
       const nl = chunk.indexOf(10, at);
       const end = nl === -1 ? chunk.length : nl + 1;
-      header = Buffer.concat([header, chunk.subarray(at, end)]);
+      header = header.length === 0 ? chunk.subarray(at, end) : Buffer.concat([header, chunk.subarray(at, end)]);
       at = end;
       if (header.length > HEADER_MAX) fatal(`a request header is longer than ${HEADER_MAX} bytes`);
       if (nl === -1) break;
@@ -545,7 +584,7 @@ function openInput(fd) {
   } else if (dir && entry && isFile(path.resolve(dir, entry))) {
     await load(dir, entry).catch(() => {}); // reported, with its stack, to the first request that needs it
   }
-  Object.assign(start, { dir: process.cwd(), env: { ...process.env } });
+  keepStart();
   const runtime = process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.versions.node}`;
   writeFrame(`READY ${PROTOCOL} json`, Buffer.from(runtime));
   const input = openInput(protoIn);

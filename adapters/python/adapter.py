@@ -72,7 +72,6 @@ sys.dont_write_bytecode = True
 PROTOCOL = 2 if os.environ.get("SHIM_PROTOCOL") == "2" else 1
 CONTRACT = os.environ.get("SHIM_CONTRACT", "v1")  # under protocol 2: v5 (and http) is main(context), v2 main(req, res)
 HEADER_MAX = 256
-LENGTH = re.compile(rb"0|[1-9][0-9]*")
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _SELF = sys._getframe().f_code.co_filename
 _ASYNCIO = os.sep + "asyncio" + os.sep  # in the path of asyncio's own frames
@@ -82,6 +81,17 @@ _ASYNCIO = os.sep + "asyncio" + os.sep  # in the path of asyncio's own frames
 _PID = os.getpid()
 _frames = _thread.allocate_lock()
 _serving = None  # the id of the request being served, None between requests
+
+
+def is_length(token):
+    """A decimal number without sign or leading zeros: what every frame's last token is."""
+    return token.isdigit() and (token[:1] != b"0" or token == b"0")  # bytes.isdigit is ASCII only
+
+
+# One encoder each (json.dumps with options builds a new one per call): compact, non-ASCII kept, no NaN.
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_json_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # lone surrogates stay escaped
+_json_pairs = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def fatal(message):
@@ -98,11 +108,11 @@ def _write_all(data):
 def _send(head, body=b"", meta=b""):
     # The caller holds _frames. One write for a small frame; a large body (up to 20 MiB) is written as it is,
     # not copied behind its header.
-    start = b"%s %d\n%s" % (head.encode("ascii"), len(meta) + len(body), meta)
+    start = b"%s %d\n" % (head.encode("ascii"), len(meta) + len(body))
     if len(body) <= 65536:
-        _write_all(start + body)
+        _write_all(b"".join((start, meta, body)))
     else:
-        _write_all(start)
+        _write_all(start + meta)
         _write_all(body)
 
 
@@ -121,7 +131,7 @@ def read_header():
     if not line.endswith(b"\n"):
         fatal("input ended inside a request header")
     tokens = line[:-1].split(b" ")
-    if tokens[0] != b"REQ" or len(tokens) < 3 or not REQUEST_ID.fullmatch(tokens[1]) or not LENGTH.fullmatch(tokens[-1]):
+    if tokens[0] != b"REQ" or len(tokens) < 3 or not REQUEST_ID.fullmatch(tokens[1]) or not is_length(tokens[-1]):
         fatal("bad request header: %r" % line)
     return line, tokens
 
@@ -142,7 +152,7 @@ def read_frame():
 def read_frame2():
     """Protocol 2: `REQ <id> <M> <N>`, then M bytes of JSON metadata and N - M bytes of raw body."""
     line, tokens = read_header()
-    if len(tokens) != 4 or not LENGTH.fullmatch(tokens[2]) or int(tokens[2]) > int(tokens[3]):
+    if len(tokens) != 4 or not is_length(tokens[2]) or int(tokens[2]) > int(tokens[3]):
         fatal("bad request header: %r" % line)
     meta = int(tokens[2])
     return tokens[1].decode("ascii"), read_exactly(meta), read_exactly(int(tokens[3]) - meta)
@@ -173,9 +183,9 @@ class Response:
     def json(self, value, status=200):
         # allow_nan=False: NaN/Infinity are not JSON, and the shim serves this as application/json.
         try:
-            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            text = _json(value).encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates (e.g. from a "\ud800" in the payload): keep them escaped
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+            text = _json_ascii(value).encode("ascii")
         self._set(status, "json", text)
 
     def _set(self, status, kind, body):
@@ -190,7 +200,19 @@ _module_names = itertools.count()
 _loop = None
 
 
+_by_request = {}  # (path, file) -> main when they name an absolute path: no path arithmetic per execution
+
+
 def load(path, file):
+    main = _by_request.get((path, file))
+    if main is None:
+        main = load_file(path, file)
+        if os.path.isabs(os.path.join(path, file)):  # resolved the same whatever the working directory
+            _by_request[(path, file)] = main
+    return main
+
+
+def load_file(path, file):
     if not file:
         raise NotFound("no entry file was named for %s: the request's file is empty and the image sets no "
                        "APPWRITE_ENTRYPOINT_NAME" % path)
@@ -285,7 +307,19 @@ class LoadFailed(Exception):
     """The entry file is missing, fails to load or defines no main: a 503, with this message in the errors log."""
 
 
+_context_by_request = {}  # (code path, entry) -> main when they name an absolute path, as _by_request
+
+
 def load_context_main(code_path, entry):
+    main = _context_by_request.get((code_path, entry))
+    if main is None:
+        main = load_context_file(code_path, entry)
+        if os.path.isabs(os.path.join(code_path, entry)):
+            _context_by_request[(code_path, entry)] = main
+    return main
+
+
+def load_context_file(code_path, entry):
     full = os.path.abspath(os.path.join(code_path, entry))
     if full in _functions:
         return _functions[full]
@@ -369,9 +403,9 @@ class ContextResponse:
     def json(self, obj, status_code=200, headers=None, statusCode=None):
         # Compact, non-ASCII kept; allow_nan=False: NaN and Infinity are not JSON.
         try:
-            data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            data = _json(obj).encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: keep them escaped
-            data = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+            data = _json_ascii(obj).encode("ascii")
         return _response(data, status_code, statusCode, headers, ("content-type", "application/json"))
 
     def binary(self, data, status_code=200, headers=None, statusCode=None):
@@ -436,7 +470,7 @@ def _log_piece(value):
     if isinstance(value, str):
         return value
     try:  # every other value as compact JSON (42, true, null, {"a":1}); what JSON cannot show, as str()
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _json(value)
     except (TypeError, ValueError, RecursionError):
         return str(value)
 
@@ -487,7 +521,7 @@ def encode_reply(rid, out, entry):
         for one in value if isinstance(value, (list, tuple)) else (value,):  # a list: the header repeats
             pairs.append((str(name), str(one)))
     # ensure_ascii=False, then "replace": a lone surrogate cannot become a \ud800 escape the shim must refuse.
-    meta = json.dumps(pairs, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
+    meta = _json_pairs(pairs).encode("utf-8", "replace") if pairs else b"[]"
     return "RES %s %d %d" % (rid, status, len(meta)), meta, body
 
 
@@ -599,18 +633,26 @@ def serve():
         restore_start_state()
         _serving = rid
         head, reply = handle(rid, body)
-        flush_output()
-        if os.getpid() == _PID:
-            with _frames:
-                _serving = None  # what a thread prints from now on belongs to no request
-                _send(head, reply)
+        flush_output()  # a forked child ends there: from here on this is the adapter itself
+        with _frames:
+            _serving = None  # what a thread prints from now on belongs to no request
+            _send(head, reply)
 
 
 _start = {}  # the working directory and the environment every execution starts with
 
 
+def _environ_data():
+    # os.environ keeps its contents in a dict of bytes: comparing that with a copy is one C call, where reading
+    # os.environ decodes every name and value. None when it has none (another Python, or code replaced it).
+    data = getattr(os.environ, "_data", None)
+    return data if type(data) is dict else None
+
+
 def keep_start_state():
     _start["cwd"], _start["env"] = os.getcwd(), dict(os.environ)
+    data = _environ_data()
+    _start["data"] = dict(data) if data is not None else None
 
 
 def restore_start_state():
@@ -624,6 +666,9 @@ def restore_start_state():
         except OSError:
             pass
     env = _start["env"]
+    data = _environ_data()
+    if data is not None and data == _start["data"]:
+        return  # unchanged, the common case
     if dict(os.environ) != env:
         for name in [n for n in os.environ if n not in env]:
             del os.environ[name]
