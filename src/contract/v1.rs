@@ -36,9 +36,12 @@ pub async fn admit<B: crate::handler::RequestBody>(
 
 /// Decodes the executor's body into an [`Execution`]; every error names the field.
 pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
-    // The common case straight into its fields; anything unusual (a wrong type, a duplicate field, bad
-    // JSON) is decoded again the slow way, which says exactly what is wrong.
-    if let Ok(fields) = serde_json::from_slice::<Fields<'_>>(body)
+    // The common case straight into its fields; anything unusual (not an object, a wrong type, a duplicate
+    // or unknown field, bad JSON) is decoded again the slow way, which says exactly what is wrong (and
+    // bounds the nesting of unknown fields too).
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object
+        && let Ok(fields) = serde_json::from_slice::<Fields<'_>>(body)
         && let Some(exec) = fields.execution(config)
     {
         return Ok(exec);
@@ -47,8 +50,9 @@ pub fn decode(body: &[u8], config: &Config) -> Result<Execution, ShimError> {
 }
 
 /// The v1 body's fields, borrowed from it where no escape is in the way. `null` is absent, as in
-/// [`decode_value`]; unknown fields are skipped.
+/// [`decode_value`]; an unknown field sends the body the slow way.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Fields<'a> {
     #[serde(borrow, default)]
     path: Option<std::borrow::Cow<'a, str>>,
@@ -319,7 +323,7 @@ mod tests {
         for body in [
             "{}",
             r#"{"path":null,"file":"","payload":null,"env":null,"headers":null,"timeout":null}"#,
-            r#"{"path":"/p","file":"f.py","env":{"A":"1","B":"two"},"payload":"x\n\u00e9\"","headers":{"h":"v"},"timeout":0.25,"extra":[1,{"a":null}]}"#,
+            r#"{"path":"/p","file":"f.py","env":{"A":"1","B":"two"},"payload":"x\n\u00e9\"","headers":{"h":"v"},"timeout":0.25}"#,
             r#"{"timeout":1e300}"#,
             r#"{"timeout":3}"#,
             r#"{"timeout":1e-10}"#,
