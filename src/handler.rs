@@ -4,7 +4,6 @@
 //! replies) is in [`crate::contract`]; the steps they share are here.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -113,20 +112,22 @@ impl Trace {
     }
 }
 
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let declared = req.body().size_hint().upper().unwrap_or(0) as usize;
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // For the log line: a clone of the URI shares its bytes (no copy of the path per request).
+    let uri = req.uri().clone();
+    let path = uri.path();
     let mut trace = Trace::default();
     let contract = state.config.contract;
     let response = match contract {
-        Contract::V1 => v1_pipeline(&state, req, &mut trace).await,
-        Contract::V5 => v5::pipeline(&state, req, &mut trace).await,
-        Contract::Http => http::pipeline(&state, req, &mut trace).await,
-        Contract::V2 => v2::pipeline(&state, req, &mut trace).await,
+        Contract::V1 => v1_pipeline(state, req, &mut trace).await,
+        Contract::V5 => v5::pipeline(state, req, &mut trace).await,
+        Contract::Http => http::pipeline(state, req, &mut trace).await,
+        Contract::V2 => v2::pipeline(state, req, &mut trace).await,
         // Lambda mode runs no server (`contract::lambda::run`); should one be wired, it serves only health.
-        Contract::Lambda => health(&state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
+        Contract::Lambda => health(state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
     }
     .unwrap_or_else(|e| e.respond(contract));
     crate::memory::moved(declared.max(response.body().size_hint().lower() as usize));

@@ -9,7 +9,8 @@
 //! reuses its idle keep-alive connections; when none is idle the new connection waits for one to end (each
 //! idle or slow connection ends within `SHIM_READ_TIMEOUT`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,11 +98,13 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let conn = idle.register();
         let service = {
-            let (state, idle, conn) = (state.clone(), idle.clone(), conn.clone());
+            // What each request needs, behind one Arc: one reference count per request.
+            let ctx = Arc::new((state.clone(), idle.clone(), conn.clone()));
             service_fn(move |req| {
-                let state = state.clone();
-                let busy = idle.busy(&conn);
+                let ctx = ctx.clone();
                 async move {
+                    let (state, idle, conn) = &*ctx;
+                    let busy = idle.busy(conn);
                     let response = handler::handle(state, req).await;
                     drop(busy);
                     Ok::<_, std::convert::Infallible>(response)
@@ -148,104 +151,81 @@ pub async fn serve(
     Ok(())
 }
 
-/// One connection, as the cap sees it.
+/// One connection, as the cap sees it. A request marks it busy and, when done, idle since a tick of the
+/// shared clock: two atomic operations per request, no lock. Only at the cap (rare) are the connections
+/// scanned for the one idle longest.
 struct Conn {
     id: u64,
     /// Asks the connection to close once its current exchange (if any) is done.
     evict: Notify,
+    /// Requests in flight.
+    busy: AtomicUsize,
+    /// The clock's tick when it last became idle (or was opened).
+    idle_since: AtomicU64,
+    /// It was asked to close already.
+    asked: AtomicBool,
 }
 
-/// The open connections, and which are idle, oldest first.
+/// The open connections.
 #[derive(Default)]
 struct Idle {
-    inner: Mutex<IdleInner>,
-}
-
-#[derive(Default)]
-struct IdleInner {
-    next: u64,
-    /// Idle since (a sequence number) → connection.
-    queue: BTreeMap<u64, Arc<Conn>>,
-    /// Connection → (requests in flight, its place in `queue` while idle).
-    conns: HashMap<u64, (usize, Option<u64>)>,
-}
-
-impl IdleInner {
-    fn enqueue(&mut self, conn: &Arc<Conn>) {
-        self.next += 1;
-        let seq = self.next;
-        self.queue.insert(seq, conn.clone());
-        self.conns.entry(conn.id).or_insert((0, None)).1 = Some(seq);
-    }
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    next: AtomicU64,
+    clock: AtomicU64,
 }
 
 /// Marks a connection busy while a request of it runs.
-struct Busy {
-    idle: Arc<Idle>,
-    conn: Arc<Conn>,
+struct Busy<'a> {
+    idle: &'a Idle,
+    conn: &'a Conn,
 }
 
-impl Drop for Busy {
+impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        let mut inner = self.idle.lock();
-        let Some(entry) = inner.conns.get_mut(&self.conn.id) else {
-            return;
-        };
-        entry.0 = entry.0.saturating_sub(1);
-        if entry.0 == 0 {
-            inner.enqueue(&self.conn);
-        }
+        let tick = self.idle.clock.fetch_add(1, Ordering::Relaxed);
+        self.conn.idle_since.store(tick, Ordering::Relaxed);
+        self.conn.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Idle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, IdleInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A new connection: idle until its first request.
     fn register(&self) -> Arc<Conn> {
-        let mut inner = self.lock();
         let conn = Arc::new(Conn {
-            id: inner.next + 1,
+            id: self.next.fetch_add(1, Ordering::Relaxed),
             evict: Notify::new(),
+            busy: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+            asked: AtomicBool::new(false),
         });
-        inner.next += 1;
-        inner.conns.insert(conn.id, (0, None));
-        inner.enqueue(&conn);
+        self.lock().insert(conn.id, conn.clone());
         conn
     }
 
-    fn busy(self: &Arc<Self>, conn: &Arc<Conn>) -> Busy {
-        let mut inner = self.lock();
-        if let Some(entry) = inner.conns.get_mut(&conn.id) {
-            entry.0 += 1;
-            if let Some(seq) = entry.1.take() {
-                inner.queue.remove(&seq);
-            }
-        }
-        Busy {
-            idle: self.clone(),
-            conn: conn.clone(),
-        }
+    fn busy<'a>(&'a self, conn: &'a Conn) -> Busy<'a> {
+        conn.busy.fetch_add(1, Ordering::AcqRel);
+        Busy { idle: self, conn }
     }
 
-    fn forget(&self, conn: &Arc<Conn>) {
-        let mut inner = self.lock();
-        if let Some((_, Some(seq))) = inner.conns.remove(&conn.id) {
-            inner.queue.remove(&seq);
-        }
+    fn forget(&self, conn: &Conn) {
+        self.lock().remove(&conn.id);
     }
 
-    /// Asks the connection idle longest to close; false when none is idle.
+    /// Asks the connection idle longest to close; false when none is idle (or each idle one was asked).
     fn evict_oldest(&self) -> bool {
-        let mut inner = self.lock();
-        let Some((_, conn)) = inner.queue.pop_first() else {
+        let conns = self.lock();
+        let oldest = conns
+            .values()
+            .filter(|c| c.busy.load(Ordering::Acquire) == 0 && !c.asked.load(Ordering::Acquire))
+            .min_by_key(|c| c.idle_since.load(Ordering::Relaxed));
+        let Some(conn) = oldest else {
             return false;
         };
-        if let Some(entry) = inner.conns.get_mut(&conn.id) {
-            entry.1 = None;
-        }
+        conn.asked.store(true, Ordering::Release);
         conn.evict.notify_one();
         true
     }
