@@ -87,7 +87,8 @@ pub async fn run_lambda(config: Config, shutdown: impl Future<Output = ()>) -> s
     served
 }
 
-/// The reaper, a jail per worker slot (its cgroup made by the slot, before its first adapter), then the pool as the configuration says: what every contract runs on.
+/// The reaper, a jail per worker slot (its cgroup made by the slot, before its first adapter), then the pool
+/// as the configuration says: what every contract runs on.
 async fn start(config: Config) -> std::io::Result<Arc<AppState>> {
     process::start_reaper()?;
     tokio::spawn(memory::trim_when_quiet());
