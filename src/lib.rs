@@ -94,13 +94,18 @@ async fn start(config: Config) -> std::io::Result<Arc<AppState>> {
     tokio::spawn(memory::trim_when_quiet());
     // A jail per worker slot: a uid of its own (SHIM_UID_BASE), a cgroup of its own (SHIM_CGROUP).
     let (uids, cgroups, workers) = (config.worker_uids, config.cgroups, config.workers);
-    let jails = tokio::task::spawn_blocking(move || {
+    let make = move || {
         (0..workers)
             .map(|i| process::Jail::new(i, uids, cgroups).map(Arc::new))
             .collect::<std::io::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    };
+    // Claiming uids blocks (lock files, a kill per uid); without them there is nothing to wait for.
+    let jails = match uids {
+        Some(_) => tokio::task::spawn_blocking(make)
+            .await
+            .map_err(std::io::Error::other)?,
+        None => make(),
+    }
     .map_err(|e| std::io::Error::new(e.kind(), format!("SHIM_UID_BASE: {e}")))?;
     let spec = process::Spec {
         program: config.launch.program.clone(),

@@ -1072,7 +1072,7 @@ impl Stderr {
                     native: None,
                 },
                 splitter: LineSplitter::default(),
-                chunk: vec![0u8; 16 * 1024].into_boxed_slice(),
+                chunk: vec![0u8; 8 * 1024].into_boxed_slice(),
                 open: true,
             }),
         }

@@ -479,6 +479,9 @@ impl fmt::Display for ProtocolError {
     }
 }
 
+/// What a frame reader buffers: small, since every idle adapter holds one (it is most of an idle shim's heap).
+const READ_BUFFER: usize = 16 * 1024;
+
 /// Reads frames from an adapter's stdout, with a header limit and a body limit.
 pub struct FrameReader<R> {
     inner: BufReader<R>,
@@ -489,7 +492,8 @@ pub struct FrameReader<R> {
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R, max_body: usize) -> Self {
         FrameReader {
-            inner: BufReader::with_capacity(64 * 1024, inner),
+            // Headers and small frames; a body bigger than this is read straight into its own buffer.
+            inner: BufReader::with_capacity(READ_BUFFER, inner),
             max_body,
             version: VERSION,
         }
