@@ -78,8 +78,8 @@ Environment (serve and dev):
                                  [guessed from the entry file]
   SHIM_WORKERS                   adapter processes kept warm         [number of CPUs; lambda 1]
   SHIM_QUEUE                     requests that may wait for a worker [64 per worker]
-  SHIM_THREADS                   threads of the shim's event loop, or single
-                                 [number of CPUs, at least 2]
+  SHIM_THREADS                   threads of the shim's event loop (a pool), or single
+                                 [single]
   SHIM_DEFAULT_TIMEOUT           seconds, when a request gives none  [900]
   SHIM_MAX_TIMEOUT               seconds, the cap on any timeout     [900]
   SHIM_MAX_BODY                  request body limit in bytes         [20971520]

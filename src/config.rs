@@ -168,8 +168,6 @@ pub const V5_SECRET_VAR: &str = "OPEN_RUNTIMES_SECRET";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 900.0;
 pub const DEFAULT_MAX_BODY: usize = 20 * 1024 * 1024;
 pub const DEFAULT_MAX_REPLY: usize = 64 * 1024 * 1024;
-/// The fewest threads of the shim's event loop when `SHIM_THREADS` is unset (more where there are more CPUs).
-pub const MIN_THREADS: usize = 2;
 /// Requests that may wait per worker when `SHIM_QUEUE` is unset.
 pub const QUEUE_PER_WORKER: usize = 64;
 
@@ -368,7 +366,7 @@ impl Config {
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let workers = parse_or(env, "SHIM_WORKERS", cpus, |v| positive_int(v, 1024))?;
-        let threads = parse_or(env, "SHIM_THREADS", cpus.max(MIN_THREADS), |v| match v {
+        let threads = parse_or(env, "SHIM_THREADS", 0, |v| match v {
             "single" => Ok(0),
             v => positive_int(v, 256).map_err(|e| format!("{e}, or `single`")),
         })?;

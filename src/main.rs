@@ -120,8 +120,9 @@ fn main() -> ExitCode {
         }
     }
 
-    // A work-stealing pool of SHIM_THREADS threads (by default the CPUs, at least 2: measured faster than one
-    // thread even on one CPU, bench/README.md), or the main thread alone (`single`).
+    // The main thread alone by default (`single`): the shim's work per execution is small next to an
+    // adapter's, and one thread wakes no other (docs/hot-path.md has the measurements); SHIM_THREADS=N runs
+    // a work-stealing pool of N.
     let mut builder = if config.threads == 0 {
         tokio::runtime::Builder::new_current_thread()
     } else {

@@ -1,6 +1,6 @@
 //! The benchmark's floor: the shim's own HTTP stack with nothing behind it. The same crates at the same (locked)
-//! versions, the same release profile, the same tokio runtime (multi-threaded, as many workers as the CPUs it may
-//! run on and at least 2, as `SHIM_THREADS` defaults to) and the same HTTP/1 settings as `src/server.rs`
+//! versions, the same release profile, the same tokio runtime (the main thread alone, as `SHIM_THREADS` defaults
+//! to) and the same HTTP/1 settings as `src/server.rs`
 //! (`TokioTimer`, `header_read_timeout`, keep-alive, `TCP_NODELAY`); per request the same steps as the v1 contract —
 //! the key in `x-internal-challenge` checked in constant time, the body read bounded and within the read timeout,
 //! the JSON decoded into a value — and then the reply made in-process: the seed function's `{"normal":"Hello
@@ -57,7 +57,9 @@ fn main() {
         read_timeout: Duration::from_secs_f64(env_or("READ_TIMEOUT", 30.0)),
     });
     // As src/main.rs builds it.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
