@@ -388,6 +388,7 @@ async fn serve_one(
     req: Request<Incoming>,
 ) -> (Served, Response<Full<Bytes>>) {
     let method = req.method().clone();
+    let version = req.version();
     // Exactly one key header, with exactly the key.
     let keys: Vec<&[u8]> = req
         .headers()
@@ -430,6 +431,8 @@ async fn serve_one(
         }
         Err(e) => e.into_response(),
     };
+    let mut response = response;
+    handler::fit_version(version, &mut response);
     let (parts, body) = response.into_parts();
     let body = full_bytes(body);
     let served = Served {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request, Response, Version};
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -115,6 +115,7 @@ impl Trace {
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let declared = req.body().size_hint().upper().unwrap_or(0) as usize;
+    let version = req.version();
     let method = req.method().clone();
     // For the log line: a clone of the URI shares its bytes (no copy of the path per request).
     let uri = req.uri().clone();
@@ -130,6 +131,8 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response<Full<B
         Contract::Lambda => health(state, &req).unwrap_or(Err(ShimError::NotFoundPath)),
     }
     .unwrap_or_else(|e| e.respond(contract));
+    let mut response = response;
+    fit_version(version, &mut response);
     crate::memory::moved(declared.max(response.body().size_hint().lower() as usize));
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -164,6 +167,26 @@ async fn v1_pipeline(
     let Done { result, .. } = execute(state, Work::V1(exec), trace).await?;
     // 8. Encode exactly what the function sent.
     Ok(v1::encode(result?))
+}
+
+/// The last step for a request of HTTP `version`: hyper adds `keep-alive` to the Connection header of an
+/// HTTP/1.1 reply to an HTTP/1.0 keep-alive request, even of one that says `close` ("close, keep-alive"); a
+/// reply that closes is sent as HTTP/1.0 then, which hyper closes after without touching the header.
+pub fn fit_version<B>(version: Version, response: &mut Response<B>) {
+    if version == Version::HTTP_10 && closes(response) {
+        *response.version_mut() = Version::HTTP_10;
+    }
+}
+
+/// The reply says `Connection: close`.
+fn closes<B>(response: &Response<B>) -> bool {
+    response
+        .headers()
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("close"))
 }
 
 /// Steps 6 and 7, the same for every contract: the deadline counts from now, so time spent waiting for a

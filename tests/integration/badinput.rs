@@ -33,6 +33,7 @@
 //! | huge string within the body limit | served; arrives intact | `json_bodies` |
 //! | body over the limit, with Content-Length | schema 413 `too-large` + `connection: close`, body unread | `json_bodies` |
 //! | body over the limit, chunked | schema 413 `too-large` + `connection: close` | `json_bodies` |
+//! | HTTP/1.0 keep-alive request whose reply closes (408 `body-timeout`) | `Connection: close` alone, then closed | `an_http10_keep_alive_request_whose_reply_closes_gets_exactly_close` |
 //! | valid chunked body (1-byte chunks, chunk extension, trailer) | served | `json_bodies` |
 //! | malformed chunked framing | schema 400 `bad-request` naming the chunk error, then close | `json_bodies` |
 //! | Content-Length larger than the bytes sent, then half-close | schema 400 `bad-request` ("end of file before message length reached"), then close | `json_bodies` |
@@ -1646,4 +1647,26 @@ fn clients_that_go_away_free_their_worker() {
 
     let _ = std::fs::remove_file(&pidfile);
     let _ = std::fs::remove_file(&reqfile);
+}
+
+#[test]
+fn an_http10_keep_alive_request_whose_reply_closes_gets_exactly_close() {
+    // The body never comes in full: 408 `body-timeout`, which closes the connection. To an HTTP/1.0 client
+    // that asked for keep-alive, the reply must say `close` alone, and the connection must then close.
+    let shim = short_read_timeout_shim();
+    let request = format!(
+        "POST / HTTP/1.0\r\nHost: x\r\nx-internal-challenge: {KEY}\r\nContent-Type: application/json\r\n\
+         Content-Length: 3\r\nConnection: keep-alive\r\n\r\n{{}}"
+    );
+    let got = exchange(shim.addr, request.as_bytes(), false, ANSWER_LIMIT);
+    let replies = parse_replies(&got.bytes, false).expect("a well-formed reply");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let reply = &replies[0];
+    assert_eq!(reply.status, 408, "{reply:?}");
+    assert_eq!(reply.header("connection"), Some("close"), "{reply:?}");
+    assert!(
+        matches!(got.end, End::Closed | End::Reset),
+        "the connection stayed open"
+    );
+    served(shim.addr).unwrap();
 }
