@@ -24,7 +24,6 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 struct State {
     key: Vec<u8>,
@@ -97,23 +96,6 @@ fn main() {
     }
 }
 
-/// True when exactly one `x-internal-challenge` header equals the key; constant time, as `src/auth.rs`.
-fn key_ok(req: &Request<Incoming>, expected: &[u8]) -> bool {
-    let mut values = req.headers().get_all("x-internal-challenge").iter();
-    let given = match (values.next(), values.next()) {
-        (Some(v), None) => v.as_bytes(),
-        _ => return false,
-    };
-    if expected.is_empty() || given.is_empty() {
-        return false;
-    }
-    let mut padded = vec![0u8; expected.len()];
-    let n = given.len().min(expected.len());
-    padded[..n].copy_from_slice(&given[..n]);
-    let same_len = (given.len() as u64).ct_eq(&(expected.len() as u64));
-    bool::from(expected.ct_eq(&padded) & same_len)
-}
-
 fn reply(status: u16, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
@@ -129,7 +111,12 @@ fn error(code: u16, message: &str) -> Response<Full<Bytes>> {
 }
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if !key_ok(&req, &state.key) {
+    // The shim's own check: exactly one header, compared in constant time.
+    if !runtime_shim::auth::one_header_matches(
+        req.headers(),
+        runtime_shim::auth::KEY_HEADER,
+        &state.key,
+    ) {
         return error(401, "Unauthorized");
     }
     if req.method() != Method::POST {
