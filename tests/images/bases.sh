@@ -8,6 +8,8 @@
 #   tests/images/bases.sh --list          the images and what each holds
 #   tests/images/bases.sh --map           OFFICIAL=LOCAL lines, for runtimes/build-local.sh --bases-file
 #   tests/images/bases.sh --check IMAGE…  can they be built here? (the host binaries they copy; exit 1: why)
+#   tests/images/bases.sh --stand-ins OFFICIAL…  the local images that stand in for these official ones, one per
+#                                         line, when each has one and it can be built here (exit 1: why)
 #
 # An image that already exists is kept (delete it to rebuild: docker rmi local/python:3.11). Run as root
 # (debootstrap needs it). Env: MIRROR, SECURITY_MIRROR (default: the Debian mirror and security mirror of this
@@ -87,6 +89,18 @@ case ${1:-} in
       [ -n "$(row "$image")" ] || { echo "unknown base image $image"; exit 1; }
       host_problems "$image" || exit 1
     done
+    exit 0 ;;
+  --stand-ins)
+    shift
+    missing='' locals=()
+    for image in $(printf '%s\n' "$@" | sort -u); do
+      local_image=$(echo "$TABLE" | awk -F'|' -v i="$image" 'NF { n = split($4, o, " "); for (k = 1; k <= n; k++) if (o[k] == i) { print $1; exit } }')
+      if [ -z "$local_image" ]; then missing+=" $image"; else locals+=("$local_image"); fi
+    done
+    [ -z "$missing" ] || { echo "no offline stand-in for$missing"; exit 1; }
+    # Stand-ins made of the host's binaries (node, deno, bun, zig) need those binaries.
+    for image in "${locals[@]}"; do host_problems "$image" || exit 1; done
+    printf '%s\n' "${locals[@]}"
     exit 0 ;;
   --list) echo "$TABLE" | awk -F'|' 'NF { printf "%-22s apt: %-26s host: %-5s for: %s\n", $1, $2, $3, $4 }'; exit 0 ;;
   --map) echo "$TABLE" | awk -F'|' 'NF { n = split($4, o, " "); for (i = 1; i <= n; i++) print o[i] "=" $1 }'; exit 0 ;;

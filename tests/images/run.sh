@@ -95,15 +95,8 @@ for row in "${rows[@]}"; do
   if [ -z "$official" ]; then
     # The catalogue says why a version cannot be tested here (no such version from Debian or the host).
     if [ -n "$offline" ]; then skip[$folder]=$offline; continue; fi
-    missing='' locals=()
-    for image in $(printf '%s\n' "$build_image" "$run_image" | sort -u); do
-      local_image=$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")
-      if [ -z "$local_image" ]; then missing+=" $image"; else locals+=("$local_image"); fi
-    done
-    if [ -n "$missing" ]; then skip[$folder]="no offline stand-in for$missing"; continue; fi
-    # Stand-ins made of the host's binaries (node, deno, bun, zig) need those binaries.
-    if ! why=$("$here/bases.sh" --check "${locals[@]}"); then skip[$folder]=$why; continue; fi
-    needed+=("${locals[@]}")
+    if ! locals=$("$here/bases.sh" --stand-ins "$build_image" "$run_image"); then skip[$folder]=$locals; continue; fi
+    mapfile -t -O "${#needed[@]}" needed <<<"$locals"
   fi
   selected+=("$row")
 done

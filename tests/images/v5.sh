@@ -121,14 +121,8 @@ for row in "${rows[@]}"; do
     skip[$folder]="no v5 test function for $name (tests/images/functions/v5/$name/$entry)"; continue
   fi
   if [ -z "$official" ]; then
-    missing='' locals=()
-    for image in $(printf '%s\n' "$build_image" "$run_image" | sort -u); do
-      local_image=$(awk -F= -v i="$image" '$1 == i { print $2 }' "$tmp/bases.map")
-      if [ -z "$local_image" ]; then missing+=" $image"; else locals+=("$local_image"); fi
-    done
-    if [ -n "$missing" ]; then skip[$folder]="no offline stand-in for$missing"; continue; fi
-    if ! why=$("$here/bases.sh" --check "${locals[@]}"); then skip[$folder]=$why; continue; fi
-    needed+=("${locals[@]}")
+    if ! locals=$("$here/bases.sh" --stand-ins "$build_image" "$run_image"); then skip[$folder]=$locals; continue; fi
+    mapfile -t -O "${#needed[@]}" needed <<<"$locals"
   fi
   selected+=("$row")
 done
