@@ -250,13 +250,36 @@ def measure_once(name, case, args, with_strace):
         adapter.close()
 
 
+def traced(pid):
+    """Every thread of `pid` has a tracer."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                tracer = next((line.split()[1] for line in f if line.startswith("TracerPid:")), "0")
+        except OSError:
+            continue
+        if tracer == "0":
+            return False
+    return True
+
+
 def strace_count(adapter, case, args):
     """System calls per execution over args.strace_n executions, strace attached to every thread."""
     if not shutil.which("strace"):
         return None
     out = tempfile.NamedTemporaryFile(prefix="adapter-cost-strace-", suffix=".txt", delete=False).name
     tracer = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(adapter.pid)], stderr=subprocess.PIPE)
-    time.sleep(0.5)  # attached (strace prints nothing on success until it detaches)
+    # Attached once every thread of the adapter has a tracer (strace prints nothing on success until it detaches).
+    deadline = time.monotonic() + 10
+    while not traced(adapter.pid):
+        if tracer.poll() is not None or time.monotonic() > deadline:
+            tracer.kill()
+            raise RuntimeError("strace did not attach: %s" % tracer.stderr.read().decode(errors="replace")[:300])
+        time.sleep(0.01)
     frames, rids = frames_for(adapter, case, args.strace_n)
     run(adapter, case, frames, rids, 1)
     tracer.send_signal(signal.SIGINT)
