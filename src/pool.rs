@@ -513,6 +513,13 @@ impl Worker {
     }
 }
 
+/// The request id of lines printed between executions: `-`, made once (a clone is a reference count, not an
+/// allocation on every execution).
+fn no_request() -> Arc<str> {
+    static NONE: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("-"));
+    NONE.clone()
+}
+
 /// Whom an adapter's stderr lines belong to right now.
 struct Current {
     /// The request id they are logged under.
@@ -812,7 +819,7 @@ async fn execute(
     // Everything the execution printed before its reply is in the stderr pipe by now: take it, so that no line
     // is lost or given to the next execution. What comes after the reply is no request's.
     let native = worker.stderr.take(|current| {
-        current.id = Arc::from("-");
+        current.id = no_request();
         current.native.take()
     });
     if let (Some(logs), Some((native, _))) = (logs.as_mut(), native) {
@@ -1068,7 +1075,7 @@ impl Stderr {
             pid,
             state: Mutex::new(StderrState {
                 current: Current {
-                    id: Arc::from("-"),
+                    id: no_request(),
                     native: None,
                 },
                 splitter: LineSplitter::default(),
